@@ -1,0 +1,138 @@
+"""The book's three autoencoders (chapters 1, 2 and 4), and a TopK one (chapter 9).
+
+Each builder returns ``(encoder, decoder, autoencoder)``, compiled as the book
+compiles them: binary cross-entropy, ``SGD(learning_rate=1.0)`` and
+:func:`sparse_ae.metrics.rounded_accuracy`.
+
+By default they are compiled with a *fast path* for small models on the CPU,
+where per-step overhead dominates: ``steps_per_execution``, which runs many
+training steps per call into the compiled graph. It does not change a single
+update: each step still sees the same batch of 32 and applies one SGD update,
+so the losses are bit-identical to the book's compile (``fast=False``).
+``benchmarks/bench_fit.py`` measures both.
+
+XLA (``jit_compile=True``) is not part of the fast path: Keras turns it off
+when op determinism is enabled (as :func:`sparse_ae.reproducibility.seed_everything`
+does), and where we forced it on, it was no faster inside ``fit`` and changed
+the losses in the 7th significant digit.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import keras
+
+from .layers import TopKSparsity
+from .metrics import rounded_accuracy
+from .regularizers import KLDivergenceRegularizer, check_non_negative
+
+__all__ = [
+    "FAST_PATH",
+    "build_stacked_autoencoder",
+    "build_sparse_l1_autoencoder",
+    "build_sparse_kl_autoencoder",
+    "build_topk_autoencoder",
+    "compile_autoencoder",
+]
+
+#: compile() arguments of the fast path (see benchmarks/bench_fit.py).
+FAST_PATH = {"steps_per_execution": 100}
+
+
+def _check_codings_size(codings_size):
+    if (
+        isinstance(codings_size, bool)
+        or not isinstance(codings_size, numbers.Integral)
+        or codings_size < 1
+    ):
+        raise ValueError(f"codings_size must be a positive integer, got {codings_size!r}")
+    return int(codings_size)
+
+
+def compile_autoencoder(autoencoder, *, fast=True):
+    """Compile as the book does; with ``fast=True`` add :data:`FAST_PATH`."""
+    autoencoder.compile(
+        loss="binary_crossentropy",
+        optimizer=keras.optimizers.SGD(learning_rate=1.0),
+        metrics=[rounded_accuracy],
+        **(FAST_PATH if fast else {}),
+    )
+    return autoencoder
+
+
+def _build(make_coding_layers, codings_size, fast):
+    # Layers are created in the order of the book's listing: Keras draws each
+    # initializer's seed when its layer is created, so this order is what makes
+    # a seeded build start from the same weights as the book's code.
+    encoder = keras.Sequential(name="encoder")
+    encoder.add(keras.Input(shape=(28, 28)))
+    encoder.add(keras.layers.Flatten())
+    encoder.add(keras.layers.Dense(100, activation="selu"))
+    for layer in make_coding_layers():
+        encoder.add(layer)
+    decoder = keras.Sequential(
+        [
+            keras.Input(shape=(codings_size,)),
+            keras.layers.Dense(100, activation="selu"),
+            keras.layers.Dense(28 * 28, activation="sigmoid"),
+            keras.layers.Reshape((28, 28)),
+        ],
+        name="decoder",
+    )
+    autoencoder = keras.Sequential([encoder, decoder], name="autoencoder")
+    compile_autoencoder(autoencoder, fast=fast)
+    return encoder, decoder, autoencoder
+
+
+def build_stacked_autoencoder(codings_size=30, *, fast=True):
+    """The baseline: 30 sigmoid codings and no sparsity penalty (chapter 1)."""
+    codings_size = _check_codings_size(codings_size)
+    return _build(
+        lambda: [keras.layers.Dense(codings_size, activation="sigmoid")], codings_size, fast
+    )
+
+
+def build_sparse_l1_autoencoder(l1=1e-3, codings_size=300, *, fast=True):
+    """300 sigmoid codings followed by ``ActivityRegularization(l1=l1)`` (chapter 2)."""
+    codings_size = _check_codings_size(codings_size)
+    l1 = check_non_negative("l1", l1)
+    return _build(
+        lambda: [
+            keras.layers.Dense(codings_size, activation="sigmoid"),
+            keras.layers.ActivityRegularization(l1=l1),
+        ],
+        codings_size,
+        fast,
+    )
+
+
+def build_sparse_kl_autoencoder(weight=0.05, target=0.1, codings_size=300, *, fast=True):
+    """300 sigmoid codings with the KL sparsity regularizer (chapter 4)."""
+    codings_size = _check_codings_size(codings_size)
+    regularizer = KLDivergenceRegularizer(weight=weight, target=target)
+    return _build(
+        lambda: [
+            keras.layers.Dense(codings_size, activation="sigmoid", activity_regularizer=regularizer)
+        ],
+        codings_size,
+        fast,
+    )
+
+
+def build_topk_autoencoder(k, codings_size=300, *, fast=True):
+    """300 sigmoid codings of which only the ``k`` largest are kept (chapter 9).
+
+    The same encoder and decoder as the book's sparse models, with
+    :class:`sparse_ae.layers.TopKSparsity` after the coding layer instead of
+    a penalty. ``k`` must be a positive integer no larger than ``codings_size``.
+    """
+    codings_size = _check_codings_size(codings_size)
+    return _build(
+        lambda: [
+            keras.layers.Dense(codings_size, activation="sigmoid"),
+            TopKSparsity(k),
+        ],
+        codings_size,
+        fast,
+    )

@@ -1,0 +1,142 @@
+import keras
+import numpy as np
+import pytest
+
+from sparse_ae.metrics import rounded_accuracy
+from sparse_ae.models import (
+    build_sparse_kl_autoencoder,
+    build_sparse_l1_autoencoder,
+    build_stacked_autoencoder,
+    build_topk_autoencoder,
+)
+from sparse_ae.layers import TopKSparsity
+from sparse_ae.regularizers import KLDivergenceRegularizer
+from sparse_ae.reproducibility import seed_everything
+
+
+def layer_summary(model):
+    return [
+        (type(layer).__name__, getattr(layer, "units", None),
+         getattr(getattr(layer, "activation", None), "__name__", None))
+        for layer in model.layers
+    ]
+
+
+@pytest.mark.parametrize(
+    "build,codings,params",
+    [
+        (build_stacked_autoencoder, 30, 784 * 100 + 100 + 100 * 30 + 30 + 30 * 100 + 100 + 100 * 784 + 784),
+        (build_sparse_l1_autoencoder, 300, 218084),
+        (build_sparse_kl_autoencoder, 300, 218084),
+    ],
+)
+def test_architecture(build, codings, params):
+    encoder, decoder, autoencoder = build()
+    assert autoencoder.count_params() == params
+    assert encoder.output_shape == (None, codings)
+    assert decoder.input_shape == (None, codings)
+    assert autoencoder.output_shape == (None, 28, 28)
+    assert layer_summary(encoder)[:3] == [
+        ("Flatten", None, None), ("Dense", 100, "selu"), ("Dense", codings, "sigmoid")
+    ]
+    assert layer_summary(decoder) == [
+        ("Dense", 100, "selu"), ("Dense", 784, "sigmoid"), ("Reshape", None, None)
+    ]
+    assert autoencoder.layers == [encoder, decoder]
+
+
+def test_compiled_as_the_book():
+    _, _, ae = build_sparse_kl_autoencoder()
+    assert ae.loss == "binary_crossentropy"
+    assert isinstance(ae.optimizer, keras.optimizers.SGD)
+    assert float(ae.optimizer.learning_rate) == 1.0
+    assert rounded_accuracy in ae._compile_config.config["metrics"]
+
+
+def test_sparsity_layers():
+    encoder, _, _ = build_sparse_l1_autoencoder(l1=2e-3)
+    reg_layer = encoder.layers[-1]
+    assert isinstance(reg_layer, keras.layers.ActivityRegularization) and reg_layer.l1 == 2e-3
+    encoder, _, _ = build_sparse_kl_autoencoder(weight=0.3, target=0.2)
+    reg = encoder.layers[-1].activity_regularizer
+    assert isinstance(reg, KLDivergenceRegularizer) and (reg.weight, reg.target) == (0.3, 0.2)
+
+
+@pytest.mark.parametrize("size", [0, -3, 2.5, True, "30", None])
+def test_bad_codings_size(size):
+    for build in (build_stacked_autoencoder, build_sparse_l1_autoencoder, build_sparse_kl_autoencoder):
+        with pytest.raises(ValueError, match="codings_size must be a positive integer"):
+            build(codings_size=size)
+
+
+@pytest.mark.parametrize("l1", [-1e-3, float("nan"), float("inf")])
+def test_bad_l1(l1):
+    with pytest.raises(ValueError, match="l1 must be a finite number >= 0"):
+        build_sparse_l1_autoencoder(l1=l1)
+
+
+def test_bad_kl_arguments():
+    with pytest.raises(ValueError, match="weight"):
+        build_sparse_kl_autoencoder(weight=-1)
+    with pytest.raises(ValueError, match="target"):
+        build_sparse_kl_autoencoder(target=1.2)
+
+
+def test_activity_regularization_layer_equals_l1_regularizer():
+    """Chapter 2's claim: the layer and the layer argument add the same loss."""
+    x = np.random.default_rng(0).uniform(size=(32, 28, 28)).astype(np.float32)
+    encoder, _, _ = build_sparse_l1_autoencoder(l1=1e-3)
+    dense = encoder.layers[-2]
+    twin = keras.layers.Dense(300, activation="sigmoid",
+                              activity_regularizer=keras.regularizers.l1(1e-3))
+    twin_encoder = keras.Sequential([keras.Input((28, 28)), *encoder.layers[:-2], twin])
+    twin.set_weights(dense.get_weights())
+    encoder(x)
+    twin_encoder(x)
+    assert len(encoder.losses) == len(twin_encoder.losses) == 1
+    np.testing.assert_allclose(float(encoder.losses[0]), float(twin_encoder.losses[0]), rtol=1e-6)
+    # ...and Keras divides the penalty by the batch size (Keras >= 3.14).
+    codings = encoder(x)
+    expected = 1e-3 * np.abs(keras.ops.convert_to_numpy(codings)).sum() / len(x)
+    np.testing.assert_allclose(float(encoder.losses[0]), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("build", [build_sparse_kl_autoencoder, build_sparse_l1_autoencoder])
+def test_save_and_load_round_trip(build, tmp_path, fashion_mnist):
+    (X_train, _), (X_valid, _), _ = fashion_mnist
+    seed_everything(0)
+    _, _, ae = build()
+    ae.fit(X_train[:512], X_train[:512], epochs=1, verbose=0)
+    path = tmp_path / "model.keras"
+    ae.save(path)
+    loaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(ae.predict(X_valid[:256], verbose=0),
+                                  loaded.predict(X_valid[:256], verbose=0))
+    assert ae.evaluate(X_valid[:256], X_valid[:256], verbose=0) == \
+        loaded.evaluate(X_valid[:256], X_valid[:256], verbose=0)
+
+
+def test_fast_path_changes_no_update(fashion_mnist):
+    """The fast compile and the book's compile give bit-identical losses."""
+    (X_train, _), (X_valid, _), _ = fashion_mnist
+    histories = []
+    for fast in (False, True):
+        seed_everything(7)
+        _, _, ae = build_sparse_kl_autoencoder(fast=fast)
+        h = ae.fit(X_train[:2000], X_train[:2000], epochs=2, batch_size=32, verbose=0,
+                   validation_data=(X_valid[:500], X_valid[:500]))
+        histories.append(h.history)
+    assert histories[0]["loss"] == histories[1]["loss"]
+    assert histories[0]["val_loss"] == histories[1]["val_loss"]
+
+
+def test_topk_autoencoder():
+    encoder, decoder, ae = build_topk_autoencoder(k=20)
+    assert ae.count_params() == 218084
+    assert isinstance(encoder.layers[-1], TopKSparsity) and encoder.layers[-1].k == 20
+    codings = encoder.predict(np.random.default_rng(0).uniform(size=(16, 28, 28)), verbose=0)
+    assert (np.count_nonzero(codings, axis=1) == 20).all()
+    with pytest.raises(ValueError, match="larger than the width"):
+        build_topk_autoencoder(k=301)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        build_topk_autoencoder(k=0)
