@@ -33,6 +33,7 @@ import numpy as np
 __all__ = [
     "CLASS_NAMES",
     "FILES",
+    "cache_dir",
     "DEBIAN_DIR",
     "DataError",
     "load_fashion_mnist",
@@ -180,13 +181,19 @@ def find_data_dir(data_dir=None, *, download=True):
     )
 
 
-def _cache_path(directory):
+def cache_dir():
+    """Where sparse_ae caches what it computes: ``$SPARSE_AE_CACHE``, or
+    ``$XDG_CACHE_HOME/sparse_ae`` (default ``~/.cache/sparse_ae``)."""
     base = os.environ.get("SPARSE_AE_CACHE")
     if not base:
         xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(xdg, "sparse_ae")
+    return Path(base)
+
+
+def _cache_path(directory):
     key = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:16]
-    return Path(base) / f"fashion-mnist-{key}.npz"
+    return cache_dir() / f"fashion-mnist-{key}.npz"
 
 
 def _fingerprint(directory):

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import models
-from .data import _cache_path
+from .data import cache_dir
 from .reproducibility import seed_everything
 from .training import EpochLogger, train
 
@@ -53,10 +53,6 @@ def _source_digest():
     return h.hexdigest()
 
 
-def _cache_dir():
-    return _cache_path(".").parent / "models"
-
-
 def trained_autoencoder(name, X_train, X_valid, epochs=10, seed=42, print_fn=print):
     """``(encoder, decoder, autoencoder)`` for one of :data:`BOOK_MODELS`, trained.
 
@@ -70,15 +66,14 @@ def trained_autoencoder(name, X_train, X_valid, epochs=10, seed=42, print_fn=pri
     key = json.dumps(
         {
             "name": name, "kwargs": kwargs, "epochs": epochs, "seed": seed,
-            "data": [list(X_train.shape), list(X_valid.shape),
-                     hashlib.sha256(np.ascontiguousarray(X_train[:: 97])).hexdigest()],
+            "data": [hashlib.sha256(np.ascontiguousarray(X)).hexdigest() for X in (X_train, X_valid)],
             "source": _source_digest(),
             "versions": [keras.__version__, tf.__version__, np.__version__],
         },
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    weights_path = _cache_dir() / f"{name}-{digest}.weights.h5"
+    weights_path = cache_dir() / "models" / f"{name}-{digest}.weights.h5"
     log_path = weights_path.with_suffix("").with_suffix(".log.json")
 
     seed_everything(seed)

@@ -12,6 +12,7 @@ import http.server
 import os
 import re
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -143,8 +144,6 @@ def test_every_chapter_offers_its_notebook_for_download(browser, server):
         page.close()
         notebook = [h for h in hrefs if h.endswith(Path(path).stem + ".ipynb")]
         assert notebook, f"{path} has no .ipynb download link"
-        import urllib.request
-
         with urllib.request.urlopen(notebook[0]) as response:
             assert response.status == 200
             assert b'"cells"' in response.read()
