@@ -19,7 +19,6 @@ import time
 
 import sparse_ae  # noqa: F401  (quiets TensorFlow before it loads)
 import keras
-import numpy as np
 
 from sparse_ae.data import load_fashion_mnist
 from sparse_ae.metrics import rounded_accuracy

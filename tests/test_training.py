@@ -1,4 +1,3 @@
-import numpy as np
 
 from sparse_ae.metrics import sparsity_report
 from sparse_ae.models import build_sparse_kl_autoencoder
