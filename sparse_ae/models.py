@@ -93,18 +93,27 @@ def build_stacked_autoencoder(codings_size=30, *, fast=True):
     )
 
 
-def build_sparse_l1_autoencoder(l1=1e-3, codings_size=300, *, fast=True):
-    """300 sigmoid codings followed by ``ActivityRegularization(l1=l1)`` (chapter 2)."""
+def build_sparse_l1_autoencoder(l1=1e-3, codings_size=300, *, as_layer=True, fast=True):
+    """300 sigmoid codings with an l1 activity penalty (chapter 2).
+
+    As in the book, the penalty is an ``ActivityRegularization(l1=l1)`` layer
+    after the coding layer. With ``as_layer=False`` it is the coding layer's
+    ``activity_regularizer=keras.regularizers.l1(l1)`` instead: the same loss,
+    as chapter 2 shows, and from the same seed the same initial weights.
+    """
     codings_size = _check_codings_size(codings_size)
     l1 = check_non_negative("l1", l1)
-    return _build(
-        lambda: [
+    if as_layer:
+        coding_layers = lambda: [  # noqa: E731
             keras.layers.Dense(codings_size, activation="sigmoid"),
             keras.layers.ActivityRegularization(l1=l1),
-        ],
-        codings_size,
-        fast,
-    )
+        ]
+    else:
+        coding_layers = lambda: [  # noqa: E731
+            keras.layers.Dense(codings_size, activation="sigmoid",
+                               activity_regularizer=keras.regularizers.l1(l1)),
+        ]
+    return _build(coding_layers, codings_size, fast)
 
 
 def build_sparse_kl_autoencoder(weight=0.05, target=0.1, codings_size=300, *, fast=True):

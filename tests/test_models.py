@@ -85,20 +85,22 @@ def test_bad_kl_arguments():
 def test_activity_regularization_layer_equals_l1_regularizer():
     """Chapter 2's claim: the layer and the layer argument add the same loss."""
     x = np.random.default_rng(0).uniform(size=(32, 28, 28)).astype(np.float32)
-    encoder, _, _ = build_sparse_l1_autoencoder(l1=1e-3)
-    dense = encoder.layers[-2]
-    twin = keras.layers.Dense(300, activation="sigmoid",
-                              activity_regularizer=keras.regularizers.l1(1e-3))
-    twin_encoder = keras.Sequential([keras.Input((28, 28)), *encoder.layers[:-2], twin])
-    twin.set_weights(dense.get_weights())
-    encoder(x)
-    twin_encoder(x)
-    assert len(encoder.losses) == len(twin_encoder.losses) == 1
-    np.testing.assert_allclose(float(encoder.losses[0]), float(twin_encoder.losses[0]), rtol=1e-6)
+    encoders = {}
+    for as_layer in (True, False):
+        seed_everything(0)
+        encoders[as_layer], _, _ = build_sparse_l1_autoencoder(l1=1e-3, as_layer=as_layer)
+    with_layer, with_argument = encoders[True], encoders[False]
+    assert isinstance(with_layer.layers[-1], keras.layers.ActivityRegularization)
+    assert isinstance(with_argument.layers[-1].activity_regularizer, keras.regularizers.L1)
+    for a, b in zip(with_layer.get_weights(), with_argument.get_weights()):
+        np.testing.assert_array_equal(a, b)  # same seed, same initial weights
+    codings = keras.ops.convert_to_numpy(with_layer(x))
+    with_argument(x)
+    assert len(with_layer.losses) == len(with_argument.losses) == 1
+    np.testing.assert_allclose(float(with_layer.losses[0]), float(with_argument.losses[0]), rtol=1e-6)
     # ...and Keras divides the penalty by the batch size (Keras >= 3.14).
-    codings = encoder(x)
-    expected = 1e-3 * np.abs(keras.ops.convert_to_numpy(codings)).sum() / len(x)
-    np.testing.assert_allclose(float(encoder.losses[0]), expected, rtol=1e-5)
+    expected = 1e-3 * np.abs(codings).sum() / len(x)
+    np.testing.assert_allclose(float(with_layer.losses[0]), expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize("build", [build_sparse_kl_autoencoder, build_sparse_l1_autoencoder])
