@@ -1,4 +1,3 @@
-
 from sparse_ae.metrics import sparsity_report
 from sparse_ae.models import build_sparse_kl_autoencoder
 from sparse_ae.reproducibility import seed_everything
