@@ -5,12 +5,23 @@ It lives at the top of the repository so that both ``pytest --nbval`` and
 """
 
 import os
+import sys
+from pathlib import Path
 
 # Set before TensorFlow loads, here and in every notebook kernel nbval starts
 # (kernels inherit this process's environment): TensorFlow's C++ start-up
 # messages would otherwise go to stderr.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
+import nbval_tolerance  # noqa: E402
+
+
+def pytest_configure(config):
+    # Decimal numbers within a tolerance, everything else exact; kernels draw
+    # figures inline whatever MPLBACKEND says (tests/nbval_tolerance.py).
+    nbval_tolerance.install()
 
 
 def pytest_collectstart(collector):
