@@ -1,20 +1,15 @@
 """The book's three autoencoders (chapters 1, 2 and 4), and a TopK one (chapter 9).
 
 Each builder returns ``(encoder, decoder, autoencoder)``, compiled as the book
-compiles them: binary cross-entropy, ``SGD(learning_rate=1.0)`` and
-:func:`sparse_ae.metrics.rounded_accuracy`.
+compiles them: binary cross-entropy, plain SGD with a learning rate of 1.0,
+and :func:`sparse_ae.metrics.rounded_accuracy`.
 
-By default they are compiled with a *fast path* for small models on the CPU,
-where per-step overhead dominates: ``steps_per_execution``, which runs many
-training steps per call into the compiled graph. It does not change a single
-update: each step still sees the same batch of 32 and applies one SGD update,
-so the losses are bit-identical to the book's compile (``fast=False``).
-``benchmarks/bench_fit.py`` measures both.
-
-XLA (``jit_compile=True``) is not part of the fast path: Keras turns it off
-when op determinism is enabled (as :func:`sparse_ae.reproducibility.seed_everything`
-does), and where we forced it on, it was no faster inside ``fit`` and changed
-the losses in the 7th significant digit.
+With ``fast=True`` (the default) the compile also sets
+``steps_per_execution`` (:data:`FAST_PATH`): ``fit``, ``evaluate`` and
+``predict`` then run many batches per call into the compiled graph. It does not
+change a single update. The chapters train with
+:func:`sparse_ae.training.train`, which goes further on TensorFlow (one XLA
+computation per epoch); ``benchmarks/bench_fit.py`` measures both.
 """
 
 from __future__ import annotations
