@@ -5,25 +5,39 @@ Every definition the chapters use lives here, once, with tests:
 - :mod:`sparse_ae.data`: Fashion-MNIST, verified and split as in the book;
 - :mod:`sparse_ae.regularizers`: the KL-divergence sparsity regularizer;
 - :mod:`sparse_ae.models`: the baseline, l1 and KL autoencoders;
-- :mod:`sparse_ae.metrics`: rounded accuracy and a sparsity report;
+- :mod:`sparse_ae.metrics`: rounded accuracy and sparsity measures;
 - :mod:`sparse_ae.plots`: the book's figures;
-- :mod:`sparse_ae.training`: quiet, repeatable training;
+- :mod:`sparse_ae.training`: quiet, repeatable and fast training;
 - :mod:`sparse_ae.reproducibility`: one call to seed everything.
+
+The package runs on Keras's TensorFlow backend (the book's) and on its JAX
+backend (``KERAS_BACKEND=jax``). Importing it registers every custom Keras
+object it defines, so ``keras.models.load_model`` can load a saved model
+after a plain ``import sparse_ae``.
 """
 
 import logging as _logging
 import os as _os
 
-# TensorFlow's C++ logging goes to stderr as soon as it loads, and its Python
-# logger warns about retracing when a chapter builds several models in one
-# session. Keep the chapters' output to what they print; an explicit
-# TF_CPP_MIN_LOG_LEVEL set by the user wins.
+from ._quiet import quiet_stderr as _quiet_stderr
+
+# TensorFlow's C++ start-up messages (oneDNN's notice, "Could not find cuda
+# drivers", absl's warning) are written to the process's stderr while Keras
+# imports TensorFlow, before TF_CPP_MIN_LOG_LEVEL takes effect. An explicit
+# TF_CPP_MIN_LOG_LEVEL set by the user wins; import errors are still raised.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+with _quiet_stderr():
+    import keras as _keras
 
-import tensorflow as _tf  # noqa: E402  (after the variable above)
+if _keras.backend.backend() == "tensorflow":
+    import tensorflow as _tf
 
-# After the import: in an interactive session TensorFlow sets its own logger
-# to INFO the first time it creates it.
-_tf.get_logger().setLevel(_logging.ERROR)
+    # In an interactive session TensorFlow sets its own logger to INFO the
+    # first time it creates it, and warns about retracing when a chapter
+    # builds several models.
+    _tf.get_logger().setLevel(_logging.ERROR)
 
-__version__ = "0.1.0"
+# Register the custom objects (metrics, regularizers, layers, models).
+from . import layers, metrics, regularizers, sae  # noqa: E402,F401
+
+__version__ = "0.2.0"

@@ -25,16 +25,27 @@ __all__ = ["bernoulli_kl", "check_non_negative", "KLDivergenceRegularizer"]
 def bernoulli_kl(target, q, epsilon=None):
     """Elementwise ``KL(target || q)`` between Bernoulli distributions.
 
-    ``q`` is clipped to ``[epsilon, 1 - epsilon]`` (``keras.config.epsilon()``
-    by default), so that ``q`` of exactly 0 or 1 gives a finite value and a
-    finite gradient. Works on tensors and on NumPy arrays.
+    ``target`` is a number strictly between 0 and 1; ``q`` a tensor, an
+    array or a Python number. ``q`` is clipped to ``[epsilon, 1 - epsilon]``
+    (``keras.config.epsilon()`` by default), so that ``q`` of exactly 0 or 1
+    gives a finite value. The clipping has a price that chapter 3 shows: where
+    ``q < epsilon`` the gradient is exactly zero.
 
     Introduced in chapter 3, *Measuring sparsity: the KL divergence*.
     """
+    target = _check_target(target)
     if epsilon is None:
         epsilon = keras.config.epsilon()
-    q = ops.clip(q, epsilon, 1.0 - epsilon)
+    q = ops.clip(ops.convert_to_tensor(q, dtype=_float_dtype(q)), epsilon, 1.0 - epsilon)
     return target * ops.log(target / q) + (1.0 - target) * ops.log((1.0 - target) / (1.0 - q))
+
+
+def _float_dtype(q):
+    """A tensor's own float dtype, or Keras's default float for anything else."""
+    dtype = getattr(q, "dtype", None)
+    if dtype is not None and "float" in str(dtype):
+        return None
+    return keras.config.floatx()
 
 
 def check_non_negative(name, value):

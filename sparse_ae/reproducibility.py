@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 __all__ = ["seed_everything"]
 
@@ -18,6 +17,8 @@ def seed_everything(seed=42):
     """
     global _determinism_enabled
     keras.utils.set_random_seed(seed)
-    if not _determinism_enabled:
+    if not _determinism_enabled and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
         tf.config.experimental.enable_op_determinism()
         _determinism_enabled = True

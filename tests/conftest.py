@@ -2,6 +2,7 @@ import gzip
 import os
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -45,3 +46,18 @@ def real_data_dir():
 def fashion_mnist():
     """The real data, split as in the book, loaded once per test session."""
     return data.load_fashion_mnist(_require_real_data())
+
+
+def autodiff(f, x):
+    """The gradient of the scalar ``f(x)`` at the NumPy array ``x``, on either backend."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: f(v))(jax.numpy.asarray(x)))
+    import tensorflow as tf
+
+    v = tf.Variable(x)
+    with tf.GradientTape() as tape:
+        value = f(v)
+    return tape.gradient(value, v).numpy()
