@@ -1,38 +1,76 @@
+import json
+
 import numpy as np
 import pytest
 
 from sparse_ae import zoo
 
 
-def test_trained_model_is_cached_and_identical(fashion_mnist, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path))
+@pytest.fixture
+def small_data(fashion_mnist):
     (X_train, _), (X_valid, _), _ = fashion_mnist
-    X_train, X_valid = X_train[:2000], X_valid[:500]
+    return X_train[:2000], X_valid[:500]
 
-    _, _, trained = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1)
+
+def test_trained_model_is_cached_and_identical(small_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path))
+    X_train, X_valid = small_data
+
+    _, _, trained = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1, log="epochs")
     log_trained = capsys.readouterr().out
     assert log_trained.startswith("epoch  1/1  loss=")
-    assert len(list((tmp_path / "models").glob("kl-*.weights.h5"))) == 1
+    assert len(list((tmp_path / "models").glob("kl-seed42-*.weights.h5"))) == 1
+    history = trained.history.history
+    assert set(history) >= {"loss", "val_loss", "val_dead_fraction", "val_mean_activation"}
 
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the model is cached")
 
     with monkeypatch.context() as m:
         m.setattr(zoo, "train", no_training)
-        _, _, loaded = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1)
-    assert capsys.readouterr().out == log_trained
+        _, _, loaded = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1, log="epochs")
+        assert capsys.readouterr().out == log_trained     # the same log, replayed
+        _, _, again = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1, log="summary")
+    summary = capsys.readouterr().out
+    assert summary.count("\n") == 1 and summary.startswith("kl: chapter 4's model, seed 42, 1 epochs")
+    assert f"val_loss={history['val_loss'][-1]:.4f}" in summary
+    assert loaded.history.history == history
     for a, b in zip(trained.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(a, b)
 
-    # Training again without the cache gives the very same weights: the cache
-    # changes nothing but the time.
+    # Training again without the cache gives the very same weights, and the
+    # summary line is the same whether the model was cached or not.
     monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path / "other"))
-    _, _, again = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1)
-    assert capsys.readouterr().out == log_trained
-    for a, b in zip(trained.get_weights(), again.get_weights()):
+    _, _, fresh = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1, log="summary")
+    assert capsys.readouterr().out == summary
+    for a, b in zip(trained.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
-def test_unknown_model():
-    with pytest.raises(ValueError, match="unknown model 'topk'"):
-        zoo.trained_autoencoder("topk", np.zeros((1, 28, 28)), np.zeros((1, 28, 28)))
+def test_seeds_are_cached_separately(small_data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path))
+    X_train, X_valid = small_data[0][:640], small_data[1][:64]
+    _, _, a = zoo.trained_autoencoder("baseline", X_train, X_valid, epochs=1, seed=0)
+    _, _, b = zoo.trained_autoencoder("baseline", X_train, X_valid, epochs=1, seed=1)
+    assert "seed 0" in capsys.readouterr().out
+    assert not np.array_equal(a.get_weights()[0], b.get_weights()[0])
+    assert len(list((tmp_path / "models").glob("baseline-seed*.log.json"))) == 2
+    record = json.loads(next((tmp_path / "models").glob("baseline-seed0-*.log.json")).read_text())
+    assert record["lines"][0].startswith("epoch  1/1")
+
+
+def test_recipe_is_the_training_code():
+    source = zoo.recipe()
+    assert "seed_everything(seed)" in source and "train(autoencoder" in source
+
+
+def test_every_used_model_is_known():
+    assert set(zoo.USED) <= set(zoo.BOOK_MODELS)
+    assert zoo.SEEDS[0] == 42
+
+
+@pytest.mark.parametrize("name,log,message", [("topk", "summary", "unknown model 'topk'"),
+                                              ("kl", "all", "log must be 'epochs' or 'summary'")])
+def test_bad_arguments(name, log, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.trained_autoencoder(name, np.zeros((1, 28, 28)), np.zeros((1, 28, 28)), log=log)
