@@ -1,4 +1,5 @@
-"""Metrics: the book's rounded accuracy, and a report of how sparse codings are."""
+"""Metrics: the book's rounded accuracy, a report of how sparse codings are,
+and the standard measures of a sparse autoencoder (SAE) from chapter 12."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ __all__ = [
     "lifetime_sparsity",
     "population_sparsity",
     "reconstruction_loss",
+    "fraction_variance_explained",
+    "normalized_mse",
+    "l0",
+    "dead_fraction",
+    "loss_recovered",
 ]
 
 
@@ -111,3 +117,150 @@ def reconstruction_loss(autoencoder, X, batch_size=1000):
     """
     reconstructions = autoencoder.predict(X, batch_size=batch_size, verbose=0)
     return float(np.mean(ops.convert_to_numpy(keras.losses.binary_crossentropy(X, reconstructions))))
+
+
+# ------------------------------------------------------------ SAE metrics
+#
+# The functions below take NumPy arrays (anything np.asarray accepts) and
+# return Python floats. Like the SAE module, they call an SAE's code its
+# *latents*, the interpretability literature's word for codings.
+
+
+def _as_finite(name, array, dtype=np.float64):
+    """``array`` as a non-empty array of at least one axis, all finite.
+
+    ``dtype=None`` keeps a numeric array's own dtype (no float64 copy of a
+    large matrix of latents).
+    """
+    try:
+        a = np.asarray(array, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name} must be an array of numbers: {error}") from None
+    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
+        raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
+    if a.ndim == 0 or a.size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty array of shape (n_examples, ...), got shape {a.shape}"
+        )
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return a
+
+
+def _as_pair(x, x_hat):
+    """``x`` and ``x_hat`` as finite arrays of the same shape ``(n, d)``, the
+    trailing axes of each example flattened into one."""
+    x = _as_finite("x", x)
+    x_hat = _as_finite("x_hat", x_hat)
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}")
+    return x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
+
+
+def _as_latents(latents):
+    a = _as_finite("latents", latents, dtype=None)
+    if a.ndim != 2:
+        raise ValueError(
+            f"latents must be a 2-D array (n_examples, n_latents), got shape {a.shape}"
+        )
+    return a
+
+
+def fraction_variance_explained(x, x_hat):
+    """``1 - sum |x - x_hat|^2 / sum |x - mean(x)|^2``, the mean taken over examples.
+
+    The share of the data's variance that the reconstruction ``x_hat``
+    captures: 1 for a perfect reconstruction, 0 for one no better than
+    predicting the mean example, negative for a worse one. ``x`` and
+    ``x_hat`` have the same shape ``(n_examples, ...)``; the trailing axes are
+    flattened (so 28x28 images work as they are). Raises ``ValueError`` if
+    every example of ``x`` is the same (there is no variance to explain).
+
+    Introduced in chapter 12, *An SAE on a real network*.
+    """
+    x, x_hat = _as_pair(x, x_hat)
+    total = np.sum(np.square(x - x.mean(axis=0)))
+    if total == 0:
+        raise ValueError("x has no variance (every example is the same): nothing to explain")
+    return float(1.0 - np.sum(np.square(x - x_hat)) / total)
+
+
+def normalized_mse(x, x_hat):
+    """``sum |x - x_hat|^2 / sum |x|^2``: the squared error relative to the data's size.
+
+    0 for a perfect reconstruction, 1 for reconstructing everything as 0.
+    Unlike :func:`fraction_variance_explained` it compares with the origin,
+    not with the mean, so it depends on where the data's zero lies. Shapes as
+    in :func:`fraction_variance_explained`; raises ``ValueError`` if ``x`` is
+    all zeros.
+
+    Introduced in chapter 12, *An SAE on a real network*.
+    """
+    x, x_hat = _as_pair(x, x_hat)
+    total = np.sum(np.square(x))
+    if total == 0:
+        raise ValueError("x is all zeros: the normalized MSE is undefined")
+    return float(np.sum(np.square(x - x_hat)) / total)
+
+
+def l0(latents):
+    """Mean number of non-zero latents per example: the L0 "norm" of the code.
+
+    Counts entries that are exactly non-zero (no threshold): an SAE's ReLU or
+    TopK produces exact zeros. ``latents`` has shape ``(n_examples, n_latents)``.
+
+    Introduced in chapter 12, *An SAE on a real network*.
+    """
+    return float(np.count_nonzero(_as_latents(latents), axis=1).mean())
+
+
+def dead_fraction(latents):
+    """Share of latents that are exactly zero on every example of ``latents``.
+
+    ``latents`` has shape ``(n_examples, n_latents)``. A latent dead on these
+    inputs is wasted capacity: it reconstructs nothing.
+
+    Introduced in chapter 12, *An SAE on a real network*.
+    """
+    return float(np.mean(~np.any(_as_latents(latents) != 0, axis=0)))
+
+
+def _as_finite_number(name, value):
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return x
+
+
+def loss_recovered(original_loss, reconstructed_loss, ablated_loss):
+    """``(ablated - reconstructed) / (ablated - original)``: the share of the loss gap closed.
+
+    Replace a network's activations with an SAE's reconstruction of them and
+    measure the network's loss (``reconstructed_loss``); compare it with the
+    loss of the untouched network (``original_loss``) and of the network with
+    those activations set to zero (``ablated_loss``). The result is 1 when the
+    reconstruction is as good as the original activations, 0 when it is no
+    better than zeros; it can fall outside [0, 1].
+
+    The ratio does not change when every loss goes through the same map
+    ``a * loss + b`` (``a != 0``), so it works for cross-entropy, for the error
+    rate (1 - accuracy), and for accuracies passed directly: a reconstruction
+    that recovers 90% of the lost accuracy scores 0.9 either way.
+
+    Raises ``ValueError`` on a non-finite input, or when ``ablated_loss``
+    equals ``original_loss`` (ablating changes nothing: there is no gap).
+
+    Introduced in chapter 12, *An SAE on a real network*.
+    """
+    original = _as_finite_number("original_loss", original_loss)
+    reconstructed = _as_finite_number("reconstructed_loss", reconstructed_loss)
+    ablated = _as_finite_number("ablated_loss", ablated_loss)
+    if ablated == original:
+        raise ValueError(
+            f"ablated_loss equals original_loss ({ablated}): zero-ablation does not "
+            "change the loss, so there is no gap to recover"
+        )
+    return float((ablated - reconstructed) / (ablated - original))

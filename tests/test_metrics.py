@@ -2,7 +2,15 @@ import keras
 import numpy as np
 import pytest
 
-from sparse_ae.metrics import rounded_accuracy, sparsity_report
+from sparse_ae.metrics import (
+    dead_fraction,
+    fraction_variance_explained,
+    l0,
+    loss_recovered,
+    normalized_mse,
+    rounded_accuracy,
+    sparsity_report,
+)
 
 
 def test_rounded_accuracy():
@@ -46,3 +54,114 @@ def test_sparsity_report_rejects_bad_codings(bad):
 def test_sparsity_report_rejects_bad_threshold(threshold):
     with pytest.raises(ValueError, match="threshold"):
         sparsity_report(np.zeros((2, 2)), threshold)
+
+
+# ------------------------------------------------------------ SAE metrics (chapter 12)
+
+
+def _images():
+    return np.random.default_rng(0).uniform(size=(12, 4, 5))
+
+
+def test_perfect_reconstruction():
+    x = _images()
+    assert fraction_variance_explained(x, x) == 1.0
+    assert normalized_mse(x, x) == 0.0
+
+
+def test_predicting_the_mean_explains_no_variance():
+    x = _images()
+    mean = np.broadcast_to(x.mean(axis=0), x.shape)
+    assert fraction_variance_explained(x, mean) == pytest.approx(0.0, abs=1e-12)
+    # Predicting zeros loses all of x's energy, but explains negative variance.
+    assert normalized_mse(x, np.zeros_like(x)) == pytest.approx(1.0)
+    assert fraction_variance_explained(x, np.zeros_like(x)) < 0
+
+
+def test_fve_and_nmse_by_hand():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    x_hat = np.array([[1.0, 3.0], [3.0, 3.0]])
+    # squared error 0 + 1 + 0 + 1 = 2; about the mean (2, 3): 1 + 1 + 1 + 1 = 4
+    assert fraction_variance_explained(x, x_hat) == pytest.approx(1 - 2 / 4)
+    # sum of x squared: 1 + 4 + 9 + 16 = 30
+    assert normalized_mse(x, x_hat) == pytest.approx(2 / 30)
+    assert isinstance(fraction_variance_explained(x, x_hat), float)
+
+
+def test_trailing_axes_are_flattened():
+    x = _images()
+    x_hat = x + np.random.default_rng(1).normal(scale=0.1, size=x.shape)
+    flat = x.reshape(len(x), -1), x_hat.reshape(len(x), -1)
+    assert fraction_variance_explained(x, x_hat) == pytest.approx(fraction_variance_explained(*flat))
+    assert normalized_mse(x, x_hat) == pytest.approx(normalized_mse(*flat))
+
+
+@pytest.mark.parametrize("metric", [fraction_variance_explained, normalized_mse])
+def test_reconstruction_metrics_reject_bad_input(metric):
+    x = np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"same shape.*\(3, 4\) and \(3, 5\)"):
+        metric(x, np.ones((3, 5)))
+    with pytest.raises(ValueError, match="x must be a non-empty array"):
+        metric(np.zeros((0, 4)), np.zeros((0, 4)))
+    with pytest.raises(ValueError, match="x_hat contains NaN"):
+        metric(x, np.full((3, 4), np.nan))
+    with pytest.raises(ValueError, match="x must be an array of numbers"):
+        metric([["a"]], [["b"]])
+
+
+def test_undefined_denominators():
+    with pytest.raises(ValueError, match="no variance"):
+        fraction_variance_explained(np.ones((3, 2)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="all zeros"):
+        normalized_mse(np.zeros((3, 2)), np.ones((3, 2)))
+
+
+def test_l0_and_dead_fraction_by_hand():
+    latents = np.array([
+        [0.0, 2.0, 0.0, 1e-9, 0.0],
+        [0.0, 0.5, 3.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+    ], np.float32)
+    # non-zero per example: 2, 2, 0 (a tiny 1e-9 counts: no threshold)
+    assert l0(latents) == pytest.approx(4 / 3)
+    # latents 0 and 4 never fire
+    assert dead_fraction(latents) == pytest.approx(2 / 5)
+
+
+@pytest.mark.parametrize("metric", [l0, dead_fraction])
+@pytest.mark.parametrize("bad", [np.zeros(5), np.zeros((0, 3)), np.zeros((2, 3, 4)), [[np.inf, 0.0]]])
+def test_latent_metrics_reject_bad_latents(metric, bad):
+    with pytest.raises(ValueError, match="latents"):
+        metric(bad)
+
+
+def test_loss_recovered_by_hand():
+    # gap 2.3 - 0.3 = 2.0, of which the reconstruction closes 2.3 - 0.4 = 1.9
+    assert loss_recovered(0.3, 0.4, 2.3) == pytest.approx(0.95)
+    assert loss_recovered(0.3, 0.3, 2.3) == pytest.approx(1.0)
+    assert loss_recovered(0.3, 2.3, 2.3) == pytest.approx(0.0)
+    # worse than ablating: negative
+    assert loss_recovered(0.3, 3.3, 2.3) == pytest.approx(-0.5)
+
+
+def test_loss_recovered_works_on_accuracies_and_error_rates_alike():
+    original, reconstructed, ablated = 0.90, 0.85, 0.10
+    from_accuracy = loss_recovered(original, reconstructed, ablated)
+    from_error = loss_recovered(1 - original, 1 - reconstructed, 1 - ablated)
+    assert from_accuracy == pytest.approx(from_error)
+    assert from_accuracy == pytest.approx(0.75 / 0.80)
+
+
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        ((0.3, 0.4, 0.3), "ablated_loss equals original_loss"),
+        ((float("nan"), 0.4, 2.3), "original_loss"),
+        ((0.3, None, 2.3), "reconstructed_loss"),
+        ((0.3, 0.4, float("inf")), "ablated_loss"),
+        ((0.3, 0.4, "a"), "ablated_loss"),
+    ],
+)
+def test_loss_recovered_rejects_bad_input(args, name):
+    with pytest.raises(ValueError, match=name):
+        loss_recovered(*args)
