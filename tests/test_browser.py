@@ -1,16 +1,35 @@
 """The rendered book, tested the way a reader uses it: in a real browser.
 
 Needs the built book (`make book`) and Debian's chromium; `make test` builds
-the book first and .ci/run installs chromium. Each chapter page is loaded from
-a server on 127.0.0.1, and the test asserts that every image loaded, MathJax
-rendered the equations, nothing was logged as an error, and no request failed
-or left 127.0.0.1. Full-page screenshots are saved in _build/screenshots/.
+the book first and .ci/run installs chromium. Each page is loaded from a
+server on 127.0.0.1, at the width of a laptop (1280 px) and of a phone (390 px).
+
+`test_page` checks every page of _toc.yml at both widths and reports all of a
+page's problems at once, each naming the block to fix:
+
+- console errors, failed requests, requests that leave 127.0.0.1;
+- images that did not load; math left as raw TeX; MathJax errors (an
+  `mjx-merror` element, e.g. from a control character such as "\\x08eta" that
+  a non-raw Python string made of "\\beta");
+- code, output, table and equation blocks too narrow for their content
+  (BLOCKS; the criterion is above MAY_SCROLL_SIDEWAYS); a page wider than the
+  screen, naming what sticks out;
+- images that are not in a numbered figure with a caption, or whose alt text
+  is empty or a file name;
+- printed Python source shown without syntax highlighting;
+- at 390 px, a chapter list the "Toggle primary sidebar" button does not open;
+- at 1280 px, a chapter without its notebook (.ipynb) to download.
+
+Full-page screenshots are saved as _build/screenshots/<page>-<width>.png.
 """
 
 import functools
 import http.server
 import os
 import re
+import shutil
+import subprocess
+import sys
 import threading
 import urllib.request
 from pathlib import Path
@@ -19,7 +38,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-HTML = ROOT / "_build" / "html"
+# The built book; BOOK_HTML tests another build (e.g. one with other versions).
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 # The flags this machine's sandbox needs (root, no GPU), and no background
@@ -28,6 +48,11 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
+# A laptop, and a phone (iPhone 12-15). Below 992 px the theme hides the
+# chapter list behind the "Toggle primary sidebar" button.
+VIEWPORTS = {1280: {"width": 1280, "height": 900}, 390: {"width": 390, "height": 844}}
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+BOOK_TITLE = CONFIG["title"]
 
 
 def _missing(what):
@@ -81,8 +106,8 @@ class PageLog:
         page.on("request", lambda r: r.url.startswith((base, "data:", "blob:")) or self.outside.append(r.url))
 
 
-def open_page(browser, url, base):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def open_page(browser, url, base, width=1280):
+    page = browser.new_page(viewport=VIEWPORTS.get(width, {"width": width, "height": 900}))
     log = PageLog(page, base)
     page.goto(url, wait_until="networkidle")
     return page, log
@@ -94,29 +119,306 @@ TEXT_OUTSIDE_CODE = """() => {
     body.querySelectorAll('pre, code, script, style, mjx-container').forEach(e => e.remove());
     return body.innerText;
 }"""
+RAW_MATH = re.compile(r".{0,30}(?:\$\$|\\\(|\\\[).{0,30}")
+
+# Every formula MathJax could not typeset, with its TeX source.
+MATHJAX_ERRORS = """() => {
+    const found = [];
+    const doc = window.MathJax && MathJax.startup && MathJax.startup.document;
+    for (const item of (doc && doc.math) || []) {
+        const error = item.typesetRoot && item.typesetRoot.querySelector('mjx-merror');
+        if (error) found.push([item.math, error.getAttribute('data-mjx-error') || error.textContent]);
+    }
+    return [document.querySelectorAll('mjx-merror').length, found];
+}"""
+
+# The blocks whose content must fit their width, by what an author calls them.
+# All are in the page's article (main content). Hidden blocks (hide-input
+# code) are measured too: `test_page` opens every <details> first.
+BLOCKS = {
+    "code block": ".bd-article div.highlight > pre:not(.cell_output pre)",
+    "output block": ".bd-article .cell_output pre, .bd-article .cell_output > *",
+    "table": ".bd-article .pst-scrollable-table-container, .bd-article table",
+    "display equation": ".bd-article div.math, .bd-article mjx-container[display='true']",
+}
+# The criterion. A block is too narrow when its content is more than 1 px
+# wider than its inside (scrollWidth > clientWidth + 1: the 1 px absorbs
+# sub-pixel rounding). The theme makes code, output, table and equation blocks
+# scroll sideways (overflow-x: auto); content that does not scroll spills out
+# of its block instead (overflow-x: visible). A block too narrow for its
+# content fails
+# - at 1280 px, always: a reader at a laptop should never have to scroll a
+#   block sideways (code and output blocks there fit 77 monospace columns);
+# - at 390 px, only when it spills out. A phone's code block fits 38 columns,
+#   which no Python written to 77 columns can meet; scrolling sideways is how
+#   every book and documentation site shows code on a phone. What must not
+#   happen on a phone is content that does not scroll and sticks out, or a
+#   page wider than the screen (checked separately).
+MAY_SCROLL_SIDEWAYS = {1280: False, 390: True}
+# The numbered heading of the section an element is in: "7.2. The trade-off front".
+SECTION = """(el) => {
+    const section = el.closest('section');
+    const heading = section && section.querySelector('h1, h2, h3, h4, h5, h6');
+    return heading ? heading.textContent.replace(/#$/, '').trim() : '';
+}"""
+TOO_WIDE = """([blocks, mayScroll]) => {
+    const section = """ + SECTION + """;
+    const flagged = [];
+    for (const [kind, selector] of Object.entries(blocks)) {
+        for (const el of document.querySelectorAll(selector)) {
+            if (el.scrollWidth <= el.clientWidth + 1) continue;
+            const overflow = getComputedStyle(el).overflowX;
+            const scrolls = overflow === 'auto' || overflow === 'scroll';
+            if (scrolls && mayScroll) continue;
+            if (flagged.some(f => f.el === el)) continue;
+            flagged.push({el, kind, scrolls});
+        }
+    }
+    // Report the innermost block: a pre, not also the output around it.
+    const innermost = flagged.filter(f => !flagged.some(g => g !== f && f.el.contains(g.el)));
+    return innermost.map(({el, kind, scrolls}) => {
+        const lines = el.textContent.replace(/\\n$/, '').split('\\n');
+        const first = lines.find(l => l.trim()) || '';
+        const longest = lines.reduce((best, line, i) => (line.length > lines[best].length ? i : best), 0);
+        let columns = null;
+        if (el.tagName === 'PRE') {
+            const probe = document.createElement('span');
+            probe.textContent = '0'.repeat(100);
+            el.appendChild(probe);
+            const style = getComputedStyle(el);
+            const inner = el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+            columns = Math.floor(inner / (probe.getBoundingClientRect().width / 100));
+            probe.remove();
+        }
+        return {kind, scrolls, content: el.scrollWidth, width: el.clientWidth, first: first.trim(),
+                longest: lines[longest].length, line: longest + 1, columns, section: section(el)};
+    });
+}"""
+
+# Why a page is wider than the window: the outermost elements that reach past
+# its right edge, are shown, and are not clipped by a scrolling ancestor.
+PAGE_WIDTH = """() => {
+    const width = window.innerWidth;
+    const culprits = [];
+    const clipped = (el) => {
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            const style = getComputedStyle(a);
+            if (style.position === 'fixed' || style.overflowX !== 'visible') return true;
+        }
+        return false;
+    };
+    for (const el of document.body.querySelectorAll('*')) {
+        const style = getComputedStyle(el);
+        if (style.position === 'fixed' || style.visibility === 'hidden') continue;
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || box.right <= width + 1 || clipped(el)) continue;
+        if (culprits.some(c => c.el.contains(el))) continue;
+        culprits.push({el, right: Math.round(box.right)});
+    }
+    return [document.documentElement.scrollWidth, width, culprits.slice(0, 5).map(({el, right}) =>
+        [el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).trim().split(/\\s+/).join('.') : ''),
+         right, el.textContent.trim().split('\\n')[0].slice(0, 70)])];
+}"""
+
+# Images in the main content: each must be in a numbered figure with a
+# caption, with alt text that describes it.
+IMAGES = """() => [...document.querySelectorAll('.bd-article img')].map(img => {
+    const section = """ + SECTION + """;
+    const figure = img.closest('figure');
+    const caption = figure && figure.querySelector('figcaption');
+    const part = (selector) => caption && caption.querySelector(selector) ? caption.querySelector(selector).textContent.trim() : null;
+    return {
+        src: img.getAttribute('src') || '',
+        alt: img.getAttribute('alt'),
+        figure: figure ? (figure.id || '(no id)') : null,
+        caption: caption ? (part('.caption-text') || caption.textContent.trim()) : null,
+        number: part('.caption-number'),
+        section: section(img),
+    };
+})"""
+# Alt text that is a file name or a path: an image suffix, a long hex hash
+# (myst-nb names output images by their SHA-256), or a slash-separated path.
+FILE_NAME_ALT = re.compile(r"\.(png|jpe?g|gif|svg|webp|pdf)\b|[0-9a-f]{16,}|^\S*/\S*$", re.IGNORECASE)
+
+# Printed Python source: an output <pre> whose first line starts a function or
+# class definition (as `print(inspect.getsource(f))` shows it). It is
+# highlighted when Pygments marked its tokens (span.k: a keyword, as in
+# `def`); a plain-text output has no such spans.
+UNHIGHLIGHTED_SOURCE = """() => [...document.querySelectorAll('.bd-article .cell_output pre')]
+    .map(pre => [pre, (pre.textContent.split('\\n').find(l => l.trim()) || '')])
+    .filter(([pre, first]) => /^\\s*(@[\\w.]+|(async\\s+)?def\\s+\\w+\\s*\\(|class\\s+\\w+\\s*[(:])/.test(first))
+    .filter(([pre]) => !pre.querySelector('span.k, span.kd, span.nf, span.nc'))
+    .map(([pre, first]) => first.trim())"""
 
 
+def short(text, n=90):
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def first_line(text, n=90):
+    """A line of a block as the author typed it, spaces kept, cut at n."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def block_problems(page, width):
+    problems = []
+    for b in page.evaluate(TOO_WIDE, [BLOCKS, MAY_SCROLL_SIDEWAYS[width]]):
+        how = "needs scrolling sideways" if b["scrolls"] else "spills out of its block"
+        fit = f"; {b['columns']} columns fit, line {b['line']} has {b['longest']}" if b["columns"] else ""
+        problems.append(
+            f"{b['kind']} in {b['section'] or 'the page'!r} {how}: {b['content']} px of content "
+            f"in {b['width']} px{fit}; its first line: {first_line(b['first'])!r}"
+        )
+    return problems
+
+
+def image_problems(page):
+    problems = []
+    for img in page.evaluate(IMAGES):
+        if img["caption"]:
+            where = f"image {img['number'] or img['figure']} ({short(img['caption'], 60)!r})"
+        else:
+            where = f"image {Path(img['src']).name[:12]}… in {img['section'] or 'the page'!r}"
+        if not (img["figure"] and img["caption"] and img["number"]):
+            problems.append(
+                f"{where} is not in a numbered figure with a caption (cell metadata "
+                "mystnb: figure: {caption: ..., name: ...})"
+            )
+        alt = (img["alt"] or "").strip()
+        if not alt or FILE_NAME_ALT.search(alt):
+            problems.append(
+                f"{where} has {'no alt text' if not alt else f'a file name as alt text ({short(alt, 40)!r})'} "
+                "(cell metadata mystnb: image: {alt: ...})"
+            )
+    return problems
+
+
+def notebook_download_problems(page, path):
+    """A chapter offers its notebook (.ipynb) for download, and it is there."""
+    hrefs = page.eval_on_selector_all("a", "as => as.map(a => a.href)")
+    notebook = [h for h in hrefs if h.endswith(Path(path).stem + ".ipynb")]
+    if not notebook:
+        return ["no .ipynb download link"]
+    with urllib.request.urlopen(notebook[0]) as response:
+        if response.status != 200 or b'"cells"' not in response.read():
+            return [f"the .ipynb download link {notebook[0]} gives no notebook"]
+    return []
+
+
+def phone_sidebar_problem(page, server, path):
+    """At 390 px the chapter list is hidden; the toggle must open it."""
+    pages = chapter_pages()
+    target = pages[(pages.index(path) + 1) % len(pages)]
+    toggle = page.locator(".primary-toggle:visible")
+    if toggle.count() == 0:
+        return "no visible 'Toggle primary sidebar' button"
+    link = page.locator(f"nav.bd-docs-nav a.reference.internal[href$='{Path(target).name}']")
+    if link.count() == 0:
+        return f"the chapter list has no link to {target}"
+    toggle.first.click()
+    try:
+        link.first.wait_for(state="visible", timeout=3000)
+        link.first.click(timeout=3000)
+        page.wait_for_url(server + target + "*", timeout=5000)
+    except Exception as error:  # Playwright's TimeoutError, with its reason
+        return (
+            f"pressing 'Toggle primary sidebar' did not give a clickable link to {target}: "
+            f"{short(str(error).splitlines()[0], 200)}"
+        )
+    return None
+
+
+@pytest.mark.parametrize("width", list(VIEWPORTS))
 @pytest.mark.parametrize("path", chapter_pages())
-def test_chapter_page(browser, server, path):
-    page, log = open_page(browser, server + path, server)
+def test_page(browser, server, path, width):
+    page, log = open_page(browser, server + path, server, width)
+    problems = []
     try:
         # Sphinx loads MathJax only on pages with math; those must render it.
         if page.locator(".math").count():
-            assert page.evaluate(MATHJAX_DONE), "MathJax did not load"
-            assert page.locator("mjx-container").count() > 0, "MathJax rendered nothing"
+            if not page.evaluate(MATHJAX_DONE):
+                problems.append("MathJax did not load")
+            elif page.locator("mjx-container").count() == 0:
+                problems.append("MathJax rendered nothing")
+            count, errors = page.evaluate(MATHJAX_ERRORS)
+            for tex, message in errors:
+                problems.append(f"MathJax error ({message}) in the TeX {tex!r}")
+            if count > len(errors):
+                problems.append(f"{count - len(errors)} more MathJax errors (mjx-merror) outside known formulas")
         images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.src, i.complete, i.naturalWidth])")
-        broken = [src for src, complete, width in images if not (complete and width > 0)]
-        assert not broken, f"images that did not load: {broken}"
-        text = page.evaluate(TEXT_OUTSIDE_CODE)
-        raw = re.findall(r".{0,30}(?:\$\$|\\\(|\\\[).{0,30}", text)
-        assert not raw, f"math left unrendered: {raw}"
+        problems += [f"image did not load: {src}" for src, complete, w in images if not (complete and w > 0)]
+        problems += [f"math left unrendered: {raw!r}" for raw in RAW_MATH.findall(page.evaluate(TEXT_OUTSIDE_CODE))]
+        problems += image_problems(page)
+        problems += [
+            f"printed Python source without syntax highlighting (show it with IPython.display.Code "
+            f"or a Markdown code block): first line {short(first)!r}"
+            for first in page.evaluate(UNHIGHLIGHTED_SOURCE)
+        ]
+        if width == 1280 and path != chapter_pages()[0]:
+            problems += notebook_download_problems(page, path)
+        if page.title().count(BOOK_TITLE) > 1:
+            problems.append(f"the browser tab title repeats the book's name: {page.title()!r}")
+
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / (Path(path).stem + ".png")), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{Path(path).stem}-{width}.png"), full_page=True)
+
+        # What a reader can unfold must fit too: open hidden code cells.
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        problems += block_problems(page, width)
+        page_width, window, culprits = page.evaluate(PAGE_WIDTH)
+        if page_width > window:
+            problems.append(
+                f"the page is {page_width} px wide, wider than the {window} px window; sticking out: "
+                + "; ".join(f"{tag} to {right} px ({short(text, 50)!r})" for tag, right, text in culprits)
+            )
+        if width < 992:
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = false; })")
+            problem = phone_sidebar_problem(page, server, path)
+            if problem:
+                problems.append(problem)
     finally:
         page.close()
-    assert not log.errors, f"console errors: {log.errors}"
-    assert not log.failed, f"failed requests: {log.failed}"
-    assert not log.outside, f"requests that left 127.0.0.1: {log.outside}"
+    problems += [f"console error: {short(e, 200)}" for e in log.errors]
+    problems += [f"failed request: {f}" for f in log.failed]
+    problems += [f"request left 127.0.0.1: {url}" for url in log.outside]
+    if problems:
+        # The message alone, without a traceback: it names every block to fix.
+        pytest.fail(
+            f"{path} at {width} px: {len(problems)} problems\n" + "\n".join(f"  - {p}" for p in problems),
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("width", [390, 900, 1280])
+def test_primary_sidebar_toggle(browser, server, width):
+    """The "Toggle primary sidebar" button works at every width.
+
+    Below 992 px the chapter list is hidden and the button opens it as a
+    dialog; from 992 px it is shown and the button hides and shows it again.
+    pydata-sphinx-theme 0.17 broke this (its script wires a hidden duplicate
+    button: pydata/pydata-sphinx-theme#2451); requirements.txt pins 0.16.1.
+    """
+    page, log = open_page(browser, server + "book/03_kl_divergence.html", server, width)
+    toggle = page.locator(".primary-toggle:visible")
+    link = page.locator("nav.bd-docs-nav a.reference.internal[href$='04_kl_sparse_autoencoder.html']")
+    try:
+        assert toggle.count() == 1, "one visible 'Toggle primary sidebar' button"
+        if width >= 992:
+            assert link.is_visible(), "at a laptop's width the chapter list is shown"
+            toggle.click()
+            link.wait_for(state="hidden", timeout=3000)
+        else:
+            assert not link.is_visible(), "below 992 px the chapter list starts hidden"
+        toggle.click()
+        link.wait_for(state="visible", timeout=3000)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"sidebar-open-{width}.png"))
+        link.click()
+        page.wait_for_url("**/book/04_kl_sparse_autoencoder.html", timeout=5000)
+    finally:
+        page.close()
+    assert not log.errors and not log.failed and not log.outside
 
 
 def test_chapters_with_equations_render_them(browser, server):
@@ -132,18 +434,81 @@ def test_search_finds_the_kl_chapter(browser, server):
     page, log = open_page(browser, server + "search.html?q=KL+divergence", server)
     page.wait_for_selector("#search-results li a", timeout=15000)
     links = page.eval_on_selector_all("#search-results li a", "as => as.map(a => a.getAttribute('href'))")
+    # Excerpts load one by one after the result list; wait until all have.
+    page.wait_for_function(
+        "() => document.querySelectorAll('#search-results li').length > 0 && "
+        "[...document.querySelectorAll('#search-results li')].every(li => li.querySelector('p.context'))",
+        timeout=15000,
+    )
+    excerpts = page.eval_on_selector_all("#search-results p.context", "ps => ps.map(p => p.textContent)")
     page.close()
     assert any("04_kl_sparse_autoencoder" in href for href in links), links
-    assert not log.outside and not log.failed
+    raw = [m for text in excerpts for m in RAW_MATH.findall(text)]
+    assert not raw, f"search excerpts show raw TeX: {raw}"
+    assert not log.outside and not log.failed and not log.errors
 
 
-def test_every_chapter_offers_its_notebook_for_download(browser, server):
-    for path in chapter_pages()[1:]:
-        page, _ = open_page(browser, server + path, server)
-        hrefs = page.eval_on_selector_all("a", "as => as.map(a => a.href)")
-        page.close()
-        notebook = [h for h in hrefs if h.endswith(Path(path).stem + ".ipynb")]
-        assert notebook, f"{path} has no .ipynb download link"
-        with urllib.request.urlopen(notebook[0]) as response:
-            assert response.status == 200
-            assert b'"cells"' in response.read()
+def test_search_excerpts_show_math_as_text(browser, server):
+    """book/_ext/static/search_excerpts.js turns the TeX of excerpts into text."""
+    page, _ = open_page(browser, server + "search.html", server)
+    cases = {
+        r"\(\beta = 0.05\)": "β = 0.05",
+        r"\(10^{-3}\)": "10⁻³",
+        r"\(\hat{\rho}_j\)": "ρ̂ⱼ",
+        r"\(\beta \in \{0.005, 0.05\}\)": "β ∈ {0.005, 0.05}",
+        r"\(D_{\mathrm{KL}}(p \,\|\, q)\)": "D_KL(p ‖ q)",
+        r"\(e^{-x}\)": "e^(-x)",
+        r"\[\frac{1-p}{1-q}\]": "(1-p)/(1-q)",
+    }
+    got = {}
+    for tex in cases:
+        html = f'<div role="main"><p>A <span class="math notranslate nohighlight">{tex}</span>.</p></div>'
+        got[tex] = page.evaluate("html => Search.htmlToText(html)", html).strip()
+    page.close()
+    assert got == {tex: f"A {text}." for tex, text in cases.items()}
+
+
+# Without a browser: the buttons that need the repository follow repository.url.
+
+REPOSITORY_MARKERS = ("btn-source-repository-button", "dropdown-launch-buttons")
+
+
+def test_the_book_has_no_repository_or_launch_buttons_without_a_repository_url():
+    if CONFIG.get("repository", {}).get("url"):
+        pytest.skip("_config.yml sets repository.url")
+    if not (HTML / "index.html").is_file():
+        _missing("the built book in _build/html (run `make book`)")
+    for path in chapter_pages():
+        html = (HTML / path).read_text()
+        assert not [m for m in REPOSITORY_MARKERS if m in html], path
+
+
+def test_setting_repository_url_turns_on_repository_and_launch_buttons(tmp_path):
+    """Build the introduction and chapter 1 with repository.url set."""
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
+    if not jupyter_book:
+        _missing("jupyter-book in the virtual environment")
+    url = "https://github.com/example-owner/sparse-ae-book"
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["repository"]["url"] = url
+    # Paths in _config.yml are relative to its folder; this copy lives elsewhere.
+    config["sphinx"]["local_extensions"] = {
+        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()
+    }
+    config["html"]["favicon"] = str(ROOT / config["html"]["favicon"])
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    toc = {"format": "jb-book", "root": "book/intro", "chapters": [{"file": "book/01_data_and_baseline"}]}
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump(toc))
+    build = subprocess.run(
+        [jupyter_book, "build", str(ROOT), "--config", str(tmp_path / "_config.yml"),
+         "--toc", str(tmp_path / "_toc.yml"), "--path-output", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    html = (tmp_path / "_build" / "html" / "book" / "01_data_and_baseline.html").read_text()
+    for marker in REPOSITORY_MARKERS:
+        assert marker in html, f"{marker} missing with repository.url set"
+    assert f'href="{url}"' in html, "the repository button links to the repository"
+    assert f"{url}/issues/new" in html, "the issues button"
+    assert f"https://mybinder.org/v2/gh/example-owner/sparse-ae-book/main?urlpath=tree/book/01_data_and_baseline.ipynb" in html
+    assert f"https://colab.research.google.com/github/example-owner/sparse-ae-book/blob/main/book/01_data_and_baseline.ipynb" in html
