@@ -13,6 +13,13 @@ from pathlib import Path
 # messages would otherwise go to stderr.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# TensorFlow splits some operations, even inside XLA, over as many threads as
+# it has intra-op threads (by default one per core), and the split changes the
+# rounding in the last digits. One thread makes a run's numbers the same on a
+# 2-core and a 64-core machine of one CPU model; the chapters' training is no
+# slower for it (it does not use a second core), and the tests run two
+# notebooks at a time instead (pytest-xdist). The zoo's warm-up inherits it.
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).parent / "tests"))
 import nbval_tolerance  # noqa: E402

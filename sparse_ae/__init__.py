@@ -38,6 +38,6 @@ if _keras.backend.backend() == "tensorflow":
     _tf.get_logger().setLevel(_logging.ERROR)
 
 # Register the custom objects (metrics, regularizers, layers, models).
-from . import layers, metrics, regularizers, sae  # noqa: E402,F401
+from . import layers, metrics, regularizers, sae, toy  # noqa: E402,F401
 
 __version__ = "0.2.0"

@@ -63,8 +63,16 @@ FILES = {
 
 #: Fashion-MNIST's ten classes, indexed by label.
 CLASS_NAMES = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 ]
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -108,14 +116,21 @@ def read_idx(path, expected_sha256=None, expected_shape=None):
                 "Fashion-MNIST file"
             )
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{path}: not an IDX file of unsigned bytes (bad magic number)")
+        raise DataError(
+            f"{path}: not an IDX file of unsigned bytes (bad magic number)"
+        )
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(
+        int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big")
+        for i in range(ndim)
+    )
     if expected_shape is not None and shape != tuple(expected_shape):
-        raise DataError(f"{path}: IDX shape {shape}, expected {tuple(expected_shape)}")
+        raise DataError(
+            f"{path}: IDX shape {shape}, expected {tuple(expected_shape)}"
+        )
     size = int(np.prod(shape))
     if len(raw) != header + size:
         raise DataError(
@@ -125,7 +140,9 @@ def read_idx(path, expected_sha256=None, expected_shape=None):
 
 
 def _keras_cache_dir():
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    home = os.environ.get("KERAS_HOME") or os.path.join(
+        os.path.expanduser("~"), ".keras"
+    )
     return Path(home) / "datasets" / "fashion-mnist"
 
 
@@ -176,7 +193,9 @@ def find_data_dir(data_dir=None, *, download=True):
         reason = "downloading is disabled"
     raise DataError(
         HOW_TO_GET_THE_DATA.format(
-            reason=reason, names=", ".join(FILES), keras_dir=_keras_cache_dir()
+            reason=reason,
+            names=", ".join(FILES),
+            keras_dir=_keras_cache_dir(),
         )
     )
 
@@ -186,13 +205,17 @@ def cache_dir():
     ``$XDG_CACHE_HOME/sparse_ae`` (default ``~/.cache/sparse_ae``)."""
     base = os.environ.get("SPARSE_AE_CACHE")
     if not base:
-        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".cache"
+        )
         base = os.path.join(xdg, "sparse_ae")
     return Path(base)
 
 
 def _cache_path(directory):
-    key = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        str(Path(directory).resolve()).encode()
+    ).hexdigest()[:16]
     return cache_dir() / f"fashion-mnist-{key}.npz"
 
 
@@ -212,8 +235,14 @@ def _load_raw(directory, use_cache):
         try:
             with np.load(cache, allow_pickle=False) as z:
                 if str(z["fingerprint"]) == fingerprint:
-                    arrays = {name: z[name.replace("-", "_")[:-3]] for name in FILES}
-                    if all(arrays[n].shape == shape for n, (_, shape) in FILES.items()):
+                    arrays = {
+                        name: z[name.replace("-", "_")[:-3]]
+                        for name in FILES
+                    }
+                    if all(
+                        arrays[n].shape == shape
+                        for n, (_, shape) in FILES.items()
+                    ):
                         return arrays
         except (OSError, ValueError, KeyError, zlib.error):
             pass  # an unreadable or stale cache is rebuilt below
@@ -228,7 +257,10 @@ def _load_raw(directory, use_cache):
             np.savez(
                 tmp,
                 fingerprint=np.array(fingerprint),
-                **{name.replace("-", "_")[:-3]: a for name, a in arrays.items()},
+                **{
+                    name.replace("-", "_")[:-3]: a
+                    for name, a in arrays.items()
+                },
             )
             os.replace(tmp, cache)
         except OSError:

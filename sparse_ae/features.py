@@ -7,7 +7,12 @@ import numpy as np
 
 from .reproducibility import seed_everything
 
-__all__ = ["decoder_unit_images", "encoder_unit_images", "top_activating", "linear_probe"]
+__all__ = [
+    "decoder_unit_images",
+    "encoder_unit_images",
+    "top_activating",
+    "linear_probe",
+]
 
 
 def decoder_unit_images(decoder, base=None, delta=1.0):
@@ -21,9 +26,15 @@ def decoder_unit_images(decoder, base=None, delta=1.0):
     Introduced in chapter 6.
     """
     n_units = decoder.input_shape[-1]
-    base = np.zeros(n_units) if base is None else np.asarray(base, dtype=np.float64)
+    base = (
+        np.zeros(n_units)
+        if base is None
+        else np.asarray(base, dtype=np.float64)
+    )
     if base.shape != (n_units,):
-        raise ValueError(f"base must have shape ({n_units},), got {base.shape}")
+        raise ValueError(
+            f"base must have shape ({n_units},), got {base.shape}"
+        )
     delta = np.broadcast_to(np.asarray(delta, dtype=np.float64), (n_units,))
     codes = np.vstack([base, base + np.diag(delta)]).astype(np.float32)
     images = decoder.predict(codes, verbose=0)
@@ -37,9 +48,15 @@ def encoder_unit_images(encoder):
     SELU, unit ``j``'s pre-activation is linear in the pixels with weights
     ``W1 @ W2[:, j]``. Introduced in chapter 6.
     """
-    dense = [layer for layer in encoder.layers if isinstance(layer, keras.layers.Dense)]
+    dense = [
+        layer
+        for layer in encoder.layers
+        if isinstance(layer, keras.layers.Dense)
+    ]
     if len(dense) != 2:
-        raise ValueError(f"expected an encoder with two Dense layers, found {len(dense)}")
+        raise ValueError(
+            f"expected an encoder with two Dense layers, found {len(dense)}"
+        )
     w1 = keras.ops.convert_to_numpy(dense[0].kernel)
     w2 = keras.ops.convert_to_numpy(dense[1].kernel)
     return (w1 @ w2).T.reshape(-1, 28, 28)
@@ -49,24 +66,41 @@ def top_activating(codings, unit, n=8):
     """Indices of the ``n`` examples on which ``unit`` is most active, most active first."""
     codings = np.asarray(codings)
     if not 0 <= unit < codings.shape[1]:
-        raise ValueError(f"unit must be in [0, {codings.shape[1]}), got {unit}")
+        raise ValueError(
+            f"unit must be in [0, {codings.shape[1]}), got {unit}"
+        )
     return np.argsort(-codings[:, unit], kind="stable")[:n]
 
 
-def linear_probe(features_train, y_train, features_test, y_test, epochs=10, seed=42):
+def linear_probe(
+    features_train, y_train, features_test, y_test, epochs=10, seed=42
+):
     """Test accuracy of a softmax classifier trained on frozen features.
 
-    A single ``Dense(10, softmax)`` layer, trained with Adam on standardised
-    features (mean and scale from the training set). Introduced in chapter 8.
+    A single ``Dense(10, softmax)`` layer, trained with Adam (learning
+    rate 2e-3, batches of 256) on standardised features (mean and scale
+    from the training set). Introduced in chapter 8.
     """
-    f_train = np.asarray(features_train, dtype=np.float32).reshape(len(features_train), -1)
-    f_test = np.asarray(features_test, dtype=np.float32).reshape(len(features_test), -1)
+    f_train = np.asarray(features_train, dtype=np.float32).reshape(
+        len(features_train), -1
+    )
+    f_test = np.asarray(features_test, dtype=np.float32).reshape(
+        len(features_test), -1
+    )
     mean, std = f_train.mean(axis=0), f_train.std(axis=0) + 1e-6
     f_train, f_test = (f_train - mean) / std, (f_test - mean) / std
     seed_everything(seed)
-    model = keras.Sequential([keras.Input(shape=(f_train.shape[1],)),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=keras.optimizers.Adam(1e-3),
-                  metrics=["accuracy"], steps_per_execution=100)
-    model.fit(f_train, y_train, epochs=epochs, batch_size=128, verbose=0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(f_train.shape[1],)),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        loss="sparse_categorical_crossentropy",
+        optimizer=keras.optimizers.Adam(2e-3),
+        metrics=["accuracy"],
+        steps_per_execution=100,
+    )
+    model.fit(f_train, y_train, epochs=epochs, batch_size=256, verbose=0)
     return float(model.evaluate(f_test, y_test, verbose=0)[1])

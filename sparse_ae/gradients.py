@@ -15,7 +15,13 @@ import contextlib
 import keras
 import numpy as np
 
-__all__ = ["float64", "training_loss", "loss_and_gradients", "numerical_gradient"]
+__all__ = [
+    "float64",
+    "gradient",
+    "training_loss",
+    "loss_and_gradients",
+    "numerical_gradient",
+]
 
 
 @contextlib.contextmanager
@@ -27,7 +33,10 @@ def float64():
     model *and* compute its losses inside the block: Keras creates a compiled
     loss's function on first use, in the precision in force then.
     """
-    saved_policy, saved_floatx = keras.config.dtype_policy(), keras.config.floatx()
+    saved_policy, saved_floatx = (
+        keras.config.dtype_policy(),
+        keras.config.floatx(),
+    )
     with contextlib.ExitStack() as stack:
         if keras.backend.backend() == "jax":
             stack.enter_context(_jax_float64())
@@ -69,10 +78,39 @@ def _jax_float64():
         jax.config.update("jax_enable_x64", saved_x64)
 
 
+def gradient(f, x):
+    """The gradient of the scalar ``f(x)`` with respect to the array ``x``, as NumPy.
+
+    ``f`` is written with ``keras.ops``; the gradient comes from the backend's
+    automatic differentiation (``tf.GradientTape`` or ``jax.grad``).
+    Introduced in chapter 2.
+    """
+    x = np.asarray(x)
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: f(v))(jax.numpy.asarray(x)))
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        v = tf.Variable(x)
+        with tf.GradientTape() as tape:
+            value = f(v)
+        return tape.gradient(value, v).numpy()
+    raise NotImplementedError(
+        f"gradient supports TensorFlow and JAX, not {backend}"
+    )
+
+
 def _as_batch(model, x, y):
     dtype = model.trainable_variables[0].dtype
     x = keras.ops.convert_to_tensor(np.asarray(x), dtype=dtype)
-    y = x if y is None else keras.ops.convert_to_tensor(np.asarray(y), dtype=dtype)
+    y = (
+        x
+        if y is None
+        else keras.ops.convert_to_tensor(np.asarray(y), dtype=dtype)
+    )
     return x, y
 
 
@@ -86,7 +124,14 @@ def _jax_loss_function(model, x, y):
 
     def loss(trainable):
         value, _ = model.compute_loss_and_updates(
-            trainable, non_trainable, metrics, x, y, None, training=True, optimizer_variables=optimizer
+            trainable,
+            non_trainable,
+            metrics,
+            x,
+            y,
+            None,
+            training=True,
+            optimizer_variables=optimizer,
         )
         return value
 
@@ -101,7 +146,11 @@ def training_loss(model, x, y=None):
     """
     x, y = _as_batch(model, x, y)
     if keras.backend.backend() == "jax":
-        return float(_jax_loss_function(model, x, y)([v.value for v in model.trainable_variables]))
+        return float(
+            _jax_loss_function(model, x, y)(
+                [v.value for v in model.trainable_variables]
+            )
+        )
     y_pred = model(x, training=True)
     return float(model.compute_loss(x=x, y=y, y_pred=y_pred, training=True))
 
@@ -119,7 +168,9 @@ def loss_and_gradients(model, x, y=None):
         import jax
 
         values = [v.value for v in model.trainable_variables]
-        loss, grads = jax.value_and_grad(_jax_loss_function(model, x, y))(values)
+        loss, grads = jax.value_and_grad(_jax_loss_function(model, x, y))(
+            values
+        )
     elif backend == "tensorflow":
         import tensorflow as tf
 
@@ -128,8 +179,12 @@ def loss_and_gradients(model, x, y=None):
             loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=True)
         grads = tape.gradient(loss, model.trainable_variables)
     else:
-        raise NotImplementedError(f"loss_and_gradients supports TensorFlow and JAX, not {backend}")
-    return float(loss), [np.asarray(keras.ops.convert_to_numpy(g)) for g in grads]
+        raise NotImplementedError(
+            f"loss_and_gradients supports TensorFlow and JAX, not {backend}"
+        )
+    return float(loss), [
+        np.asarray(keras.ops.convert_to_numpy(g)) for g in grads
+    ]
 
 
 def numerical_gradient(model, x, variable, indices, y=None, step=1e-5):

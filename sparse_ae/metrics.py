@@ -20,6 +20,7 @@ __all__ = [
     "l0",
     "dead_fraction",
     "loss_recovered",
+    "pareto_front",
 ]
 
 
@@ -30,7 +31,9 @@ def rounded_accuracy(y_true, y_pred):
     A pixel counts as right when both are on the same side of 0.5. This is the
     book's metric for autoencoders. Introduced in chapter 1.
     """
-    return keras.metrics.binary_accuracy(ops.round(y_true), ops.round(y_pred))
+    return keras.metrics.binary_accuracy(
+        ops.round(y_true), ops.round(y_pred)
+    )
 
 
 def sparsity_report(codings, threshold=0.1):
@@ -84,7 +87,9 @@ def _check_threshold(threshold):
     except (TypeError, ValueError):
         value = math.nan
     if not math.isfinite(value):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
+        raise ValueError(
+            f"threshold must be a finite number, got {threshold!r}"
+        )
     return value
 
 
@@ -115,8 +120,16 @@ def reconstruction_loss(autoencoder, X, batch_size=1000):
     Unlike Keras's reported loss, it leaves out any sparsity penalty, so
     models with different penalties can be compared. Introduced in chapter 5.
     """
-    reconstructions = autoencoder.predict(X, batch_size=batch_size, verbose=0)
-    return float(np.mean(ops.convert_to_numpy(keras.losses.binary_crossentropy(X, reconstructions))))
+    reconstructions = autoencoder.predict(
+        X, batch_size=batch_size, verbose=0
+    )
+    return float(
+        np.mean(
+            ops.convert_to_numpy(
+                keras.losses.binary_crossentropy(X, reconstructions)
+            )
+        )
+    )
 
 
 # ------------------------------------------------------------ SAE metrics
@@ -135,7 +148,9 @@ def _as_finite(name, array, dtype=np.float64):
     try:
         a = np.asarray(array, dtype=dtype)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be an array of numbers: {error}") from None
+        raise ValueError(
+            f"{name} must be an array of numbers: {error}"
+        ) from None
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"{name} must be numeric, got dtype {a.dtype}")
     if a.ndim == 0 or a.size == 0:
@@ -153,7 +168,9 @@ def _as_pair(x, x_hat):
     x = _as_finite("x", x)
     x_hat = _as_finite("x_hat", x_hat)
     if x.shape != x_hat.shape:
-        raise ValueError(f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}")
+        raise ValueError(
+            f"x and x_hat must have the same shape, got {x.shape} and {x_hat.shape}"
+        )
     return x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
 
 
@@ -181,7 +198,9 @@ def fraction_variance_explained(x, x_hat):
     x, x_hat = _as_pair(x, x_hat)
     total = np.sum(np.square(x - x.mean(axis=0)))
     if total == 0:
-        raise ValueError("x has no variance (every example is the same): nothing to explain")
+        raise ValueError(
+            "x has no variance (every example is the same): nothing to explain"
+        )
     return float(1.0 - np.sum(np.square(x - x_hat)) / total)
 
 
@@ -256,7 +275,9 @@ def loss_recovered(original_loss, reconstructed_loss, ablated_loss):
     Introduced in chapter 12, *An SAE on a real network*.
     """
     original = _as_finite_number("original_loss", original_loss)
-    reconstructed = _as_finite_number("reconstructed_loss", reconstructed_loss)
+    reconstructed = _as_finite_number(
+        "reconstructed_loss", reconstructed_loss
+    )
     ablated = _as_finite_number("ablated_loss", ablated_loss)
     if ablated == original:
         raise ValueError(
@@ -264,3 +285,25 @@ def loss_recovered(original_loss, reconstructed_loss, ablated_loss):
             "change the loss, so there is no gap to recover"
         )
     return float((ablated - reconstructed) / (ablated - original))
+
+
+def pareto_front(points):
+    """Indices of the points that no other point beats on both coordinates.
+
+    ``points`` is a sequence of ``(cost_1, cost_2)`` pairs where lower is
+    better on both, e.g. ``(mean L0, reconstruction loss)``. A point is on the
+    front unless another point is at least as good on both coordinates and
+    strictly better on one. Returns the indices sorted by the first
+    coordinate. Introduced in chapter 7, *Choosing the sparsity knobs*.
+    """
+    p = _as_finite("points", points)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(
+            f"points must be a sequence of (cost_1, cost_2) pairs, got shape {p.shape}"
+        )
+    front = [
+        i
+        for i in range(len(p))
+        if not np.any(np.all(p <= p[i], axis=1) & np.any(p < p[i], axis=1))
+    ]
+    return sorted(front, key=lambda i: (p[i, 0], p[i, 1]))

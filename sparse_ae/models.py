@@ -41,7 +41,9 @@ def _check_codings_size(codings_size):
         or not isinstance(codings_size, numbers.Integral)
         or codings_size < 1
     ):
-        raise ValueError(f"codings_size must be a positive integer, got {codings_size!r}")
+        raise ValueError(
+            f"codings_size must be a positive integer, got {codings_size!r}"
+        )
     return int(codings_size)
 
 
@@ -57,9 +59,10 @@ def compile_autoencoder(autoencoder, *, fast=True):
 
 
 def _build(make_coding_layers, codings_size, fast):
-    # Layers are created in the order of the book's listing: Keras draws each
-    # initializer's seed when its layer is created, so this order is what makes
-    # a seeded build start from the same weights as the book's code.
+    # Layers are created in the order of the book's listing: Keras draws
+    # each initializer's seed when its layer is created, so this order is
+    # what makes a seeded build start from the same weights as the book's
+    # code.
     encoder = keras.Sequential(name="encoder")
     encoder.add(keras.Input(shape=(28, 28)))
     encoder.add(keras.layers.Flatten())
@@ -81,20 +84,25 @@ def _build(make_coding_layers, codings_size, fast):
 
 
 def build_stacked_autoencoder(codings_size=30, *, fast=True):
-    """The baseline: 30 sigmoid codings and no sparsity penalty (chapter 1)."""
+    """The baseline: 30 sigmoid codings, no sparsity penalty (chapter 1)."""
     codings_size = _check_codings_size(codings_size)
     return _build(
-        lambda: [keras.layers.Dense(codings_size, activation="sigmoid")], codings_size, fast
+        lambda: [keras.layers.Dense(codings_size, activation="sigmoid")],
+        codings_size,
+        fast,
     )
 
 
-def build_sparse_l1_autoencoder(l1=1e-3, codings_size=300, *, as_layer=True, fast=True):
+def build_sparse_l1_autoencoder(
+    l1=1e-3, codings_size=300, *, as_layer=True, fast=True
+):
     """300 sigmoid codings with an l1 activity penalty (chapter 2).
 
-    As in the book, the penalty is an ``ActivityRegularization(l1=l1)`` layer
-    after the coding layer. With ``as_layer=False`` it is the coding layer's
-    ``activity_regularizer=keras.regularizers.l1(l1)`` instead: the same loss,
-    as chapter 2 shows, and from the same seed the same initial weights.
+    As in the book, the penalty is an ``ActivityRegularization(l1=l1)``
+    layer after the coding layer. With ``as_layer=False`` it is the coding
+    layer's ``activity_regularizer=keras.regularizers.l1(l1)`` instead: the
+    same loss, as chapter 2 shows, and from the same seed the same initial
+    weights.
     """
     codings_size = _check_codings_size(codings_size)
     l1 = check_non_negative("l1", l1)
@@ -105,19 +113,28 @@ def build_sparse_l1_autoencoder(l1=1e-3, codings_size=300, *, as_layer=True, fas
         ]
     else:
         coding_layers = lambda: [  # noqa: E731
-            keras.layers.Dense(codings_size, activation="sigmoid",
-                               activity_regularizer=keras.regularizers.l1(l1)),
+            keras.layers.Dense(
+                codings_size,
+                activation="sigmoid",
+                activity_regularizer=keras.regularizers.l1(l1),
+            ),
         ]
     return _build(coding_layers, codings_size, fast)
 
 
-def build_sparse_kl_autoencoder(weight=0.05, target=0.1, codings_size=300, *, fast=True):
+def build_sparse_kl_autoencoder(
+    weight=0.05, target=0.1, codings_size=300, *, fast=True
+):
     """300 sigmoid codings with the KL sparsity regularizer (chapter 4)."""
     codings_size = _check_codings_size(codings_size)
     regularizer = KLDivergenceRegularizer(weight=weight, target=target)
     return _build(
         lambda: [
-            keras.layers.Dense(codings_size, activation="sigmoid", activity_regularizer=regularizer)
+            keras.layers.Dense(
+                codings_size,
+                activation="sigmoid",
+                activity_regularizer=regularizer,
+            )
         ],
         codings_size,
         fast,
@@ -125,11 +142,12 @@ def build_sparse_kl_autoencoder(weight=0.05, target=0.1, codings_size=300, *, fa
 
 
 def build_topk_autoencoder(k, codings_size=300, *, fast=True):
-    """300 sigmoid codings of which only the ``k`` largest are kept (chapter 9).
+    """300 sigmoid codings of which only the ``k`` largest are kept.
 
     The same encoder and decoder as the book's sparse models, with
-    :class:`sparse_ae.layers.TopKSparsity` after the coding layer instead of
-    a penalty. ``k`` must be a positive integer no larger than ``codings_size``.
+    :class:`sparse_ae.layers.TopKSparsity` after the coding layer instead
+    of a penalty. ``k`` must be a positive integer no larger than
+    ``codings_size``. Introduced in chapter 9.
     """
     codings_size = _check_codings_size(codings_size)
     return _build(

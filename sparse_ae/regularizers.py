@@ -27,17 +27,23 @@ def bernoulli_kl(target, q, epsilon=None):
 
     ``target`` is a number strictly between 0 and 1; ``q`` a tensor, an
     array or a Python number. ``q`` is clipped to ``[epsilon, 1 - epsilon]``
-    (``keras.config.epsilon()`` by default), so that ``q`` of exactly 0 or 1
-    gives a finite value. The clipping has a price that chapter 3 shows: where
-    ``q < epsilon`` the gradient is exactly zero.
+    (``keras.config.epsilon()`` by default), so that ``q`` of exactly 0 or
+    1 gives a finite value. The clipping has a price that chapter 3 shows:
+    where ``q < epsilon`` the gradient is exactly zero.
 
     Introduced in chapter 3, *Measuring sparsity: the KL divergence*.
     """
     target = _check_target(target)
     if epsilon is None:
         epsilon = keras.config.epsilon()
-    q = ops.clip(ops.convert_to_tensor(q, dtype=_float_dtype(q)), epsilon, 1.0 - epsilon)
-    return target * ops.log(target / q) + (1.0 - target) * ops.log((1.0 - target) / (1.0 - q))
+    q = ops.clip(
+        ops.convert_to_tensor(q, dtype=_float_dtype(q)),
+        epsilon,
+        1.0 - epsilon,
+    )
+    return target * ops.log(target / q) + (1.0 - target) * ops.log(
+        (1.0 - target) / (1.0 - q)
+    )
 
 
 def _float_dtype(q):
@@ -56,7 +62,9 @@ def check_non_negative(name, value):
     except (TypeError, ValueError):
         x = math.nan
     if not math.isfinite(x) or x < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(
+            f"{name} must be a finite number >= 0, got {value!r}"
+        )
     return x
 
 
@@ -66,17 +74,20 @@ def _check_target(target):
     except (TypeError, ValueError):
         x = math.nan
     if not 0.0 < x < 1.0:  # also rejects NaN
-        raise ValueError(f"target must be a number strictly between 0 and 1, got {target!r}")
+        raise ValueError(
+            "target must be a number strictly between 0 and 1, "
+            f"got {target!r}"
+        )
     return x
 
 
 @keras.saving.register_keras_serializable(package="sparse_ae")
 class KLDivergenceRegularizer(keras.regularizers.Regularizer):
-    """``weight * sum_j KL(target || q_j)``, with ``q_j`` unit ``j``'s mean activation.
+    """``weight * sum_j KL(target || q_j)``, ``q_j`` unit j's mean activation.
 
     Use it as the ``activity_regularizer`` of a sigmoid coding layer. The
-    activations must lie in [0, 1]; the mean is taken over the batch (axis 0),
-    so the batch must be large enough for ``q_j`` to be a fair estimate.
+    activations must lie in [0, 1]; the mean is taken over the batch (axis
+    0), so the batch must be large enough for ``q_j`` to be a fair estimate.
 
     Introduced in chapter 4, *The KL sparse autoencoder*.
     """
@@ -87,10 +98,15 @@ class KLDivergenceRegularizer(keras.regularizers.Regularizer):
 
     def __call__(self, inputs):
         mean_activities = ops.mean(inputs, axis=0)
-        return self.weight * ops.sum(bernoulli_kl(self.target, mean_activities))
+        return self.weight * ops.sum(
+            bernoulli_kl(self.target, mean_activities)
+        )
 
     def get_config(self):
         return {"weight": self.weight, "target": self.target}
 
     def __repr__(self):
-        return f"KLDivergenceRegularizer(weight={self.weight}, target={self.target})"
+        return (
+            f"KLDivergenceRegularizer(weight={self.weight}, "
+            f"target={self.target})"
+        )

@@ -37,7 +37,12 @@ class EpochLogger(keras.callbacks.Callback):
     ``logger.seconds`` after training.
     """
 
-    def __init__(self, keys=("loss", "val_loss", "val_rounded_accuracy"), precision=4, print_fn=print):
+    def __init__(
+        self,
+        keys=("loss", "val_loss", "val_rounded_accuracy"),
+        precision=4,
+        print_fn=print,
+    ):
         super().__init__()
         self.keys = tuple(keys)
         self.precision = precision
@@ -49,7 +54,11 @@ class EpochLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        shown = "  ".join(f"{k}={logs[k]:.{self.precision}f}" for k in self.keys if k in logs)
+        shown = "  ".join(
+            f"{k}={logs[k]:.{self.precision}f}"
+            for k in self.keys
+            if k in logs
+        )
         total = self.params.get("epochs", "?")
         self.print_fn(f"epoch {epoch + 1:>2}/{total}  {shown}")
 
@@ -65,9 +74,13 @@ def _shuffled_order(n_examples, batch_size):
     permutation depends only on the number of examples and the random seed,
     not on the data), so the order is Keras's, whatever its version does.
     """
-    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+    from keras.src.trainers.data_adapters.array_data_adapter import (
+        ArrayDataAdapter,
+    )
 
-    adapter = ArrayDataAdapter(np.arange(n_examples), batch_size=batch_size, shuffle=True)
+    adapter = ArrayDataAdapter(
+        np.arange(n_examples), batch_size=batch_size, shuffle=True
+    )
     # One element per epoch: all of its batches of indices, concatenated.
     dataset = adapter.get_tf_dataset().unbatch().batch(n_examples)
 
@@ -106,7 +119,16 @@ def _batches(order, batch_size):
     return full, order[n_full * batch_size :].reshape(1, -1)
 
 
-def fast_fit(model, x, y=None, *, epochs=1, batch_size=32, validation_data=None, callbacks=()):
+def fast_fit(
+    model,
+    x,
+    y=None,
+    *,
+    epochs=1,
+    batch_size=32,
+    validation_data=None,
+    callbacks=(),
+):
     """``model.fit(x, y, epochs=..., batch_size=..., validation_data=..., verbose=0)``, faster.
 
     The same updates as ``fit`` (see the module docstring): Keras's shuffled
@@ -119,12 +141,21 @@ def fast_fit(model, x, y=None, *, epochs=1, batch_size=32, validation_data=None,
     x = np.asarray(x)
     y = x if y is None else np.asarray(y)
     if len(x) != len(y):
-        raise ValueError(f"x and y must have the same number of examples, got {len(x)} and {len(y)}")
+        raise ValueError(
+            f"x and y must have the same number of examples, got {len(x)} and {len(y)}"
+        )
     if len(x) == 0:
         raise ValueError("x is empty")
     if keras.backend.backend() != "tensorflow":
-        return model.fit(x, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                         verbose=0, callbacks=list(callbacks))
+        return model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            verbose=0,
+            callbacks=list(callbacks),
+        )
     import tensorflow as tf
 
     if not (model.built and model.optimizer.built):
@@ -139,7 +170,11 @@ def fast_fit(model, x, y=None, *, epochs=1, batch_size=32, validation_data=None,
         val_batches = _batches(np.arange(len(x_val)), batch_size)
 
     callbacks = keras.callbacks.CallbackList(
-        list(callbacks), add_history=True, model=model, verbose=0, epochs=epochs,
+        list(callbacks),
+        add_history=True,
+        model=model,
+        verbose=0,
+        epochs=epochs,
         steps=-(-len(x) // batch_size),
     )
     model.stop_training = False
@@ -151,14 +186,22 @@ def fast_fit(model, x, y=None, *, epochs=1, batch_size=32, validation_data=None,
         for batches in _batches(next_order().numpy(), batch_size):
             if batches.size:
                 train_loop(x, y, batches)
-        logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+        logs = {
+            name: float(value)
+            for name, value in model.get_metrics_result().items()
+        }
         if validation_data is not None:
             model.reset_metrics()
             for batches in val_batches:
                 if batches.size:
                     evaluate_loop(x_val, y_val, batches)
             val_logs = model.get_metrics_result()
-            logs.update({f"val_{name}": float(value) for name, value in val_logs.items()})
+            logs.update(
+                {
+                    f"val_{name}": float(value)
+                    for name, value in val_logs.items()
+                }
+            )
         callbacks.on_epoch_end(epoch, logs)
         if model.stop_training:
             break
@@ -166,8 +209,17 @@ def fast_fit(model, x, y=None, *, epochs=1, batch_size=32, validation_data=None,
     return model.history
 
 
-def train(autoencoder, X_train, X_valid, epochs=10, batch_size=32, logger=None, log_epochs=True,
-          callbacks=(), fast=True):
+def train(
+    autoencoder,
+    X_train,
+    X_valid,
+    epochs=10,
+    batch_size=32,
+    logger=None,
+    log_epochs=True,
+    callbacks=(),
+    fast=True,
+):
     """Fit ``autoencoder`` to reconstruct its inputs, as the book trains it.
 
     Prints one line per epoch (see :class:`EpochLogger`; ``log_epochs=False``
@@ -176,13 +228,31 @@ def train(autoencoder, X_train, X_valid, epochs=10, batch_size=32, logger=None, 
     ``fast=False`` with Keras's ``fit``: the same updates either way.
     """
     if logger is None:
-        logger = EpochLogger() if log_epochs else EpochLogger(print_fn=lambda line: None)
+        logger = (
+            EpochLogger()
+            if log_epochs
+            else EpochLogger(print_fn=lambda line: None)
+        )
     callbacks = [logger, *callbacks]
     if fast:
-        history = fast_fit(autoencoder, X_train, X_train, epochs=epochs, batch_size=batch_size,
-                           validation_data=(X_valid, X_valid), callbacks=callbacks)
+        history = fast_fit(
+            autoencoder,
+            X_train,
+            X_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=(X_valid, X_valid),
+            callbacks=callbacks,
+        )
     else:
-        history = autoencoder.fit(X_train, X_train, epochs=epochs, batch_size=batch_size,
-                                  validation_data=(X_valid, X_valid), verbose=0, callbacks=callbacks)
+        history = autoencoder.fit(
+            X_train,
+            X_train,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=(X_valid, X_valid),
+            verbose=0,
+            callbacks=callbacks,
+        )
     history.seconds = logger.seconds
     return history

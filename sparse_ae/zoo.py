@@ -9,10 +9,11 @@ under ``$SPARSE_AE_CACHE/models`` (default ``~/.cache/sparse_ae/models``).
 :func:`recipe` shows those lines.
 
 A cached model is bit-identical to a freshly trained one, because training is
-deterministic on one machine. The cache key includes the model's settings,
-the seed, the data, the source of every ``sparse_ae`` module that takes part
-in training, and the versions of Keras, its backend and NumPy, so a change to
-any of them retrains. A lock file lets several processes (parallel notebook
+deterministic on one machine with the same number of TensorFlow threads
+(``TF_NUM_INTRAOP_THREADS``; the tests set it to 1). The cache key includes
+the model's settings, the seed, the data, the source of every ``sparse_ae``
+module that takes part in training, and the versions of Keras, its backend
+and NumPy, so a change to any of them retrains. A lock file lets several processes (parallel notebook
 runs) share the cache: one trains, the others wait and load.
 
 What it prints does not depend on the cache:
@@ -38,7 +39,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -49,13 +49,24 @@ from .metrics import sparsity_report
 from .reproducibility import seed_everything
 from .training import EpochLogger, train
 
-__all__ = ["BOOK_MODELS", "SEEDS", "DeadUnitsLogger", "recipe", "trained_autoencoder", "warm"]
+__all__ = [
+    "BOOK_MODELS",
+    "SEEDS",
+    "DeadUnitsLogger",
+    "recipe",
+    "trained_autoencoder",
+    "warm",
+]
 
 #: name -> (builder, keyword arguments, chapter that introduces it).
 BOOK_MODELS = {
     "baseline": (models.build_stacked_autoencoder, {}, 1),
     "l1": (models.build_sparse_l1_autoencoder, {"l1": 1e-3}, 2),
-    "kl": (models.build_sparse_kl_autoencoder, {"weight": 0.05, "target": 0.1}, 4),
+    "kl": (
+        models.build_sparse_kl_autoencoder,
+        {"weight": 0.05, "target": 0.1},
+        4,
+    ),
     "dense300": (models.build_stacked_autoencoder, {"codings_size": 300}, 5),
     "topk11": (models.build_topk_autoencoder, {"k": 11}, 9),
     "topk95": (models.build_topk_autoencoder, {"k": 95}, 9),
@@ -66,15 +77,13 @@ SEEDS = (42, 0, 1)
 
 #: (name, seeds) of every model some chapter loads; ``warm()`` trains them all.
 USED = {
-    "baseline": SEEDS, "l1": SEEDS, "kl": SEEDS, "dense300": SEEDS,
-    "topk11": (42,), "topk95": SEEDS,
+    "baseline": SEEDS,
+    "l1": SEEDS,
+    "kl": SEEDS,
+    "dense300": (42,),
+    "topk11": (42,),
+    "topk95": SEEDS,
 }
-
-#: The modules whose code decides the trained weights.
-_TRAINING_MODULES = (
-    "layers.py", "metrics.py", "models.py", "regularizers.py",
-    "reproducibility.py", "training.py", "zoo.py",
-)
 
 
 class DeadUnitsLogger(keras.callbacks.Callback):
@@ -88,13 +97,19 @@ class DeadUnitsLogger(keras.callbacks.Callback):
 
     def __init__(self, encoder, X_valid, threshold=0.1):
         super().__init__()
-        self.encoder, self.X_valid, self.threshold = encoder, X_valid, threshold
+        self.encoder, self.X_valid, self.threshold = (
+            encoder,
+            X_valid,
+            threshold,
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        report = sparsity_report(self.encoder.predict(self.X_valid, batch_size=1000, verbose=0),
-                                 threshold=self.threshold)
+        report = sparsity_report(
+            self.encoder.predict(self.X_valid, batch_size=1000, verbose=0),
+            threshold=self.threshold,
+        )
         logs["val_dead_fraction"] = report["fraction_dead"]
         logs["val_mean_activation"] = report["mean_activation"]
 
@@ -104,43 +119,89 @@ def _train(name, X_train, X_valid, epochs, seed, print_fn):
     build, kwargs, _ = BOOK_MODELS[name]
     seed_everything(seed)
     encoder, decoder, autoencoder = build(**kwargs)
-    history = train(autoencoder, X_train, X_valid, epochs=epochs, logger=EpochLogger(print_fn=print_fn),
-                    callbacks=[DeadUnitsLogger(encoder, X_valid)])
+    history = train(
+        autoencoder,
+        X_train,
+        X_valid,
+        epochs=epochs,
+        logger=EpochLogger(print_fn=print_fn),
+        callbacks=[DeadUnitsLogger(encoder, X_valid)],
+    )
     return (encoder, decoder, autoencoder), history
 
 
 def recipe():
-    """The source of the function that trains every cached model (for the chapters to show)."""
-    return inspect.getsource(_train)
+    """The function that trains every cached model, as highlighted source."""
+    from .display import source
+
+    return source(_train)
 
 
 def _library_versions():
     """Keras, its backend and NumPy: the libraries whose numerics decide the weights."""
     backend = keras.backend.backend()
-    return [keras.__version__, backend, importlib.import_module(backend).__version__, np.__version__]
+    return [
+        keras.__version__,
+        backend,
+        importlib.import_module(backend).__version__,
+        np.__version__,
+    ]
 
 
 def _source_digest():
+    """A hash of the code that decides the trained weights and the logged history.
+
+    Whole modules for the model code; single functions from modules that also
+    hold unrelated code, so that adding, say, a new metric does not retrain.
+    """
+    from . import (
+        layers,
+        metrics,
+        models,
+        regularizers,
+        reproducibility,
+        training,
+    )
+
     h = hashlib.sha256()
-    for path in (Path(__file__).parent / name for name in _TRAINING_MODULES):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    for obj in (
+        layers,
+        models,
+        regularizers,
+        reproducibility,
+        training,
+        metrics.rounded_accuracy,
+        metrics.sparsity_report,
+        DeadUnitsLogger,
+        _train,
+    ):
+        h.update(inspect.getsource(obj).encode())
     return h.hexdigest()
 
 
 def _cache_paths(name, X_train, X_valid, epochs, seed):
     key = json.dumps(
         {
-            "name": name, "kwargs": BOOK_MODELS[name][1], "epochs": epochs, "seed": seed,
-            "data": [hashlib.sha256(np.ascontiguousarray(X)).hexdigest() for X in (X_train, X_valid)],
+            "name": name,
+            "kwargs": BOOK_MODELS[name][1],
+            "epochs": epochs,
+            "seed": seed,
+            "data": [
+                hashlib.sha256(np.ascontiguousarray(X)).hexdigest()
+                for X in (X_train, X_valid)
+            ],
             "source": _source_digest(),
             "versions": _library_versions(),
         },
         sort_keys=True,
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-    weights = cache_dir() / "models" / f"{name}-seed{seed}-{digest}.weights.h5"
-    return weights, weights.with_name(weights.name.replace(".weights.h5", ".log.json"))
+    weights = (
+        cache_dir() / "models" / f"{name}-seed{seed}-{digest}.weights.h5"
+    )
+    return weights, weights.with_name(
+        weights.name.replace(".weights.h5", ".log.json")
+    )
 
 
 @contextlib.contextmanager
@@ -148,7 +209,9 @@ def _locked(path):
     """Hold an exclusive lock on ``path`` + ".lock" (a no-op where locking is unavailable)."""
     try:
         import fcntl
-    except ImportError:  # not POSIX: no sharing between processes, still correct
+    except (
+        ImportError
+    ):  # not POSIX: no sharing between processes, still correct
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -162,11 +225,17 @@ def _locked(path):
 
 def _summary(name, seed, epochs, history):
     last = {k: v[-1] for k, v in history.items()}
-    shown = "  ".join(f"{k}={last[k]:.4f}" for k in ("loss", "val_loss", "val_rounded_accuracy") if k in last)
+    shown = "  ".join(
+        f"{k}={last[k]:.4f}"
+        for k in ("loss", "val_loss", "val_rounded_accuracy")
+        if k in last
+    )
     return f"{name}: chapter {BOOK_MODELS[name][2]}'s model, seed {seed}, {epochs} epochs, from the cache  {shown}"
 
 
-def trained_autoencoder(name, X_train, X_valid, epochs=10, seed=42, log="summary", print_fn=print):
+def trained_autoencoder(
+    name, X_train, X_valid, epochs=10, seed=42, log="summary", print_fn=print
+):
     """``(encoder, decoder, autoencoder)`` for one of :data:`BOOK_MODELS`, trained.
 
     Loads it from the cache, training and storing it first if it is not
@@ -175,10 +244,14 @@ def trained_autoencoder(name, X_train, X_valid, epochs=10, seed=42, log="summary
     epoch (see :class:`DeadUnitsLogger`), is in ``autoencoder.history.history``.
     """
     if name not in BOOK_MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(BOOK_MODELS)}")
+        raise ValueError(
+            f"unknown model {name!r}; choose one of {sorted(BOOK_MODELS)}"
+        )
     if log not in ("epochs", "summary"):
         raise ValueError(f"log must be 'epochs' or 'summary', got {log!r}")
-    weights_path, log_path = _cache_paths(name, X_train, X_valid, epochs, seed)
+    weights_path, log_path = _cache_paths(
+        name, X_train, X_valid, epochs, seed
+    )
     with _locked(weights_path):
         if weights_path.is_file() and log_path.is_file():
             record = json.loads(log_path.read_text())
@@ -189,11 +262,24 @@ def trained_autoencoder(name, X_train, X_valid, epochs=10, seed=42, log="summary
             lines = []
             shown = print_fn if log == "epochs" else (lambda line: None)
             (encoder, decoder, autoencoder), history = _train(
-                name, X_train, X_valid, epochs, seed, lambda line: (lines.append(line), shown(line)))
-            record = {"lines": lines,
-                      "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+                name,
+                X_train,
+                X_valid,
+                epochs,
+                seed,
+                lambda line: (lines.append(line), shown(line)),
+            )
+            record = {
+                "lines": lines,
+                "history": {
+                    k: [float(v) for v in vs]
+                    for k, vs in history.history.items()
+                },
+            }
             try:
-                tmp = weights_path.with_name(f"tmp-{os.getpid()}-{weights_path.name}")
+                tmp = weights_path.with_name(
+                    f"tmp-{os.getpid()}-{weights_path.name}"
+                )
                 autoencoder.save_weights(tmp)
                 log_path.write_text(json.dumps(record))
                 os.replace(tmp, weights_path)
@@ -225,26 +311,50 @@ def warm(jobs=1, used=None):
     used = USED if used is None else used
     todo = [(name, seed) for name, seeds in used.items() for seed in seeds]
     if jobs > 1:
+        # One TensorFlow thread each: two processes then share two cores
+        # without getting in each other's way (see conftest.py).
+        env = {"TF_NUM_INTRAOP_THREADS": "1", **os.environ}
         children = [
-            subprocess.Popen([sys.executable, "-m", "sparse_ae.zoo", "--part", f"{i}/{jobs}"])
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "sparse_ae.zoo",
+                    "--part",
+                    f"{i}/{jobs}",
+                ],
+                env=env,
+            )
             for i in range(jobs)
         ]
         if any(child.wait() for child in children):
-            raise RuntimeError("training the cached models failed in a child process")
+            raise RuntimeError(
+                "training the cached models failed in a child process"
+            )
         return
     (X_train, _), (X_valid, _), _ = load_fashion_mnist()
     for name, seed in todo:
-        trained_autoencoder(name, X_train, X_valid, seed=seed, print_fn=print)
+        trained_autoencoder(
+            name, X_train, X_valid, seed=seed, print_fn=print
+        )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Train and cache every model the chapters use.")
-    parser.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
-    parser.add_argument("--part", help=argparse.SUPPRESS)  # "i/n": this child's share
+    parser = argparse.ArgumentParser(
+        description="Train and cache every model the chapters use."
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="parallel processes (default 1)"
+    )
+    parser.add_argument(
+        "--part", help=argparse.SUPPRESS
+    )  # "i/n": this child's share
     args = parser.parse_args(argv)
     if args.part:
         i, n = (int(v) for v in args.part.split("/"))
-        todo = [(name, seed) for name, seeds in USED.items() for seed in seeds]
+        todo = [
+            (name, seed) for name, seeds in USED.items() for seed in seeds
+        ]
         mine = {}
         for name, seed in todo[i::n]:
             mine.setdefault(name, []).append(seed)

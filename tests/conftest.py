@@ -2,6 +2,7 @@ import gzip
 import os
 from pathlib import Path
 
+import sparse_ae  # noqa: F401  (first: it quiets TensorFlow's start-up messages)
 import keras
 import numpy as np
 import pytest
@@ -48,16 +49,4 @@ def fashion_mnist():
     return data.load_fashion_mnist(_require_real_data())
 
 
-def autodiff(f, x):
-    """The gradient of the scalar ``f(x)`` at the NumPy array ``x``, on either backend."""
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        return np.asarray(jax.grad(lambda v: f(v))(jax.numpy.asarray(x)))
-    import tensorflow as tf
-
-    v = tf.Variable(x)
-    with tf.GradientTape() as tape:
-        value = f(v)
-    return tape.gradient(value, v).numpy()
+from sparse_ae.gradients import gradient as autodiff  # noqa: E402,F401  (tests import it from here)

@@ -41,7 +41,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # The built book; BOOK_HTML tests another build (e.g. one with other versions).
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium by default; CHROMIUM=/path/to/chromium picks another
+# (e.g. /snap/bin/chromium on Ubuntu, where chromium is a snap).
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # The flags this machine's sandbox needs (root, no GPU), and no background
 # traffic of Chromium's own.
 CHROMIUM_ARGS = [
@@ -87,7 +89,8 @@ def server():
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        _missing(f"Debian's chromium at {CHROMIUM}")
+        _missing(f"a chromium browser (Debian: apt-get install chromium; elsewhere set "
+                 f"CHROMIUM=/path/to/chromium); looked for {CHROMIUM}")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

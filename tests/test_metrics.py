@@ -165,3 +165,15 @@ def test_loss_recovered_works_on_accuracies_and_error_rates_alike():
 def test_loss_recovered_rejects_bad_input(args, name):
     with pytest.raises(ValueError, match=name):
         loss_recovered(*args)
+
+
+def test_pareto_front():
+    from sparse_ae.metrics import pareto_front
+
+    points = [(10, 0.40), (20, 0.35), (15, 0.45), (30, 0.30), (30, 0.36), (5, 0.50)]
+    # (15, 0.45) is beaten by (10, 0.40); (30, 0.36) by (30, 0.30).
+    assert pareto_front(points) == [5, 0, 1, 3]
+    assert pareto_front([(1, 1)]) == [0]
+    assert pareto_front([(1, 1), (1, 1)]) == [0, 1]  # ties beat nobody
+    with pytest.raises(ValueError, match="pairs"):
+        pareto_front([1, 2, 3])

@@ -1,0 +1,154 @@
+"""How the chapters show source code, tables and checked claims.
+
+- :func:`source` shows a function's or class's real source, highlighted, so
+  that a chapter teaches the code it runs instead of a retyped copy.
+- :func:`table` shows rows of results as a real HTML table in the book (and
+  as aligned text in a terminal), so that wide results fit a phone's screen.
+- :func:`check` is the book's convention for a claim in the text: it asserts
+  the claim and prints ``✓ <claim>`` under the cell, where the reader sees it.
+  A claim that does not hold stops the chapter with an ``AssertionError``.
+"""
+
+from __future__ import annotations
+
+import html
+import inspect
+import math
+import numbers
+
+__all__ = ["Table", "check", "source", "table"]
+
+
+def source(obj):
+    """The source of ``obj`` as a highlighted Python display (plain text elsewhere)."""
+    from IPython.display import Code
+
+    return Code(inspect.getsource(obj), language="python")
+
+
+def check(claim, condition, detail=""):
+    """Assert ``condition``; print ``✓ claim``. The message of a failure names the claim.
+
+    ``detail`` (e.g. the numbers compared) is shown only if the check fails.
+    """
+    if not isinstance(claim, str) or not claim:
+        raise ValueError("claim must be a non-empty sentence")
+    if not condition:
+        raise AssertionError(
+            f"the text claims: {claim!r}, but it does not hold. {detail}".strip()
+        )
+    print(f"✓ {claim}")
+
+
+def _format(value, fmt):
+    if value is None:
+        return ""
+    if fmt:
+        return format(value, fmt)
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{value:,}"
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.4f}"
+
+
+class Table:
+    """Rows of results; rendered as an HTML table by Jupyter and as text by ``repr``."""
+
+    def __init__(self, rows, columns, formats=None, caption=None):
+        self.columns = list(columns)
+        formats = formats or {}
+        unknown = set(formats) - set(self.columns)
+        if unknown:
+            raise ValueError(
+                f"formats given for unknown columns: {sorted(unknown)}"
+            )
+        self.cells = []
+        for row in rows:
+            if isinstance(row, dict):
+                missing = [c for c in self.columns if c not in row]
+                if missing:
+                    raise ValueError(
+                        f"a row lacks the columns {missing}: {row}"
+                    )
+                row = [row[c] for c in self.columns]
+            row = list(row)
+            if len(row) != len(self.columns):
+                raise ValueError(
+                    f"a row has {len(row)} values for {len(self.columns)} columns: {row}"
+                )
+            self.cells.append(
+                [
+                    _format(v, formats.get(c))
+                    for v, c in zip(row, self.columns)
+                ]
+            )
+        self.numeric = [
+            all(_is_number(r[i]) for r in self.cells if r[i])
+            and any(r[i] for r in self.cells)
+            for i in range(len(self.columns))
+        ]
+        self.caption = caption
+
+    def __repr__(self):
+        widths = [
+            max(len(c), *(len(r[i]) for r in self.cells))
+            if self.cells
+            else len(c)
+            for i, c in enumerate(self.columns)
+        ]
+
+        def line(values):
+            return "  ".join(
+                v.rjust(w) if num else v.ljust(w)
+                for v, w, num in zip(values, widths, self.numeric)
+            ).rstrip()
+
+        lines = [line(self.columns), line(["-" * w for w in widths])]
+        lines += [line(r) for r in self.cells]
+        if self.caption:
+            lines.insert(0, self.caption)
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        def cell(tag, value, numeric):
+            style = ' style="text-align: right"' if numeric else ""
+            return f"<{tag}{style}>{html.escape(value)}</{tag}>"
+
+        head = "".join(
+            cell("th", c, n) for c, n in zip(self.columns, self.numeric)
+        )
+        body = "".join(
+            "<tr>"
+            + "".join(cell("td", v, n) for v, n in zip(r, self.numeric))
+            + "</tr>"
+            for r in self.cells
+        )
+        caption = (
+            f"<caption>{html.escape(self.caption)}</caption>"
+            if self.caption
+            else ""
+        )
+        return (
+            f'<table class="table sparse-ae-results">{caption}<thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>"
+        )
+
+
+def _is_number(text):
+    try:
+        float(text.replace(",", "").rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
+def table(rows, columns, formats=None, caption=None):
+    """A :class:`Table` of ``rows`` (dicts keyed by column, or sequences in column order).
+
+    ``formats`` maps a column to a format spec (``".4f"``, ``".1%"``, ...);
+    integers default to thousands separators, other numbers to 4 decimals.
+    """
+    return Table(rows, columns, formats, caption)

@@ -1,0 +1,58 @@
+"""The book's conventions for claims, tables and source (sparse_ae.display)."""
+
+import pytest
+
+from sparse_ae.display import check, source, table
+from sparse_ae.regularizers import bernoulli_kl
+
+
+def test_check_prints_the_claim_when_it_holds(capsys):
+    check("two is larger than one", 2 > 1)
+    assert capsys.readouterr().out == "✓ two is larger than one\n"
+
+
+def test_check_fails_with_the_claim_and_the_detail(capsys):
+    with pytest.raises(AssertionError, match=r"the text claims: 'one is larger than two'.*1 vs 2"):
+        check("one is larger than two", 1 > 2, detail="1 vs 2")
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("claim", ["", None, 3])
+def test_check_needs_a_sentence(claim):
+    with pytest.raises(ValueError, match="claim must be a non-empty sentence"):
+        check(claim, True)
+
+
+def test_table_renders_html_and_aligned_text():
+    t = table([{"model": "KL", "loss": 0.30589, "units": 300, "dead": 0.0},
+               {"model": "ℓ1", "loss": 0.32311, "units": 300, "dead": 0.79}],
+              ["model", "loss", "units", "dead"], formats={"dead": ".1%"})
+    html = t._repr_html_()
+    assert html.startswith('<table class="table sparse-ae-results">')
+    assert "<td>ℓ1</td>" in html and '<td style="text-align: right">0.3231</td>' in html
+    assert "<td style=\"text-align: right\">79.0%</td>" in html
+    lines = repr(t).splitlines()
+    assert lines[0].split() == ["model", "loss", "units", "dead"]
+    assert lines[2].split() == ["KL", "0.3059", "300", "0.0%"]
+    assert len({len(line) for line in lines[:2]}) == 1  # header and rule aligned
+
+
+def test_table_escapes_html():
+    assert "&lt;b&gt;" in table([("<b>",)], ["x"])._repr_html_()
+
+
+@pytest.mark.parametrize(
+    "rows,columns,formats,message",
+    [([(1, 2)], ["a"], None, "a row has 2 values for 1 columns"),
+     ([{"a": 1}], ["a", "b"], None, "a row lacks the columns"),
+     ([(1,)], ["a"], {"b": ".2f"}, "formats given for unknown columns")],
+)
+def test_table_rejects_bad_input(rows, columns, formats, message):
+    with pytest.raises(ValueError, match=message):
+        table(rows, columns, formats)
+
+
+def test_source_is_the_highlighted_source_of_the_object():
+    code = source(bernoulli_kl)
+    assert code.data.startswith("def bernoulli_kl(")
+    assert 'class="k"' in code._repr_html_() or "highlight" in code._repr_html_()
