@@ -16,9 +16,9 @@ TensorFlow backend, in this process:
 
 JAX backend, in a child process (the backend is fixed per process; its
 initial weights differ from TensorFlow's, so compare its rows with each
-other): ``plain`` (``fit``, which Keras compiles with XLA on JAX),
-``spe100`` (what ``sparse_ae`` uses on JAX: its models are compiled with
-``steps_per_execution=100``) and ``spe-epoch`` (one call per epoch).
+other): ``plain`` (``fit``, which Keras compiles with XLA on JAX; this is
+``sparse_ae.training.fast_fit`` on JAX), ``spe100`` and ``spe-epoch``
+(``steps_per_execution`` of 100 steps, and of one epoch).
 
 For each run it prints seconds per epoch (the best epoch after the first,
 which includes compilation), the speed-up over ``plain`` and the largest

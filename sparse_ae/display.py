@@ -15,6 +15,7 @@ import html
 import inspect
 import math
 import numbers
+import textwrap
 
 __all__ = ["Table", "check", "source", "table"]
 
@@ -26,10 +27,15 @@ def source(obj):
     return Code(inspect.getsource(obj), language="python")
 
 
+#: Printed claims are wrapped to this width, the book's column at 1280 px.
+WIDTH = 76
+
+
 def check(claim, condition, detail=""):
-    """Assert ``condition``; print ``✓ claim``. The message of a failure names the claim.
+    """Assert ``condition``; print ``✓ claim``. A failure's message names the claim.
 
     ``detail`` (e.g. the numbers compared) is shown only if the check fails.
+    The printed claim is wrapped at :data:`WIDTH` columns.
     """
     if not isinstance(claim, str) or not claim:
         raise ValueError("claim must be a non-empty sentence")
@@ -37,7 +43,7 @@ def check(claim, condition, detail=""):
         raise AssertionError(
             f"the text claims: {claim!r}, but it does not hold. {detail}".strip()
         )
-    print(f"✓ {claim}")
+    print(textwrap.fill(f"✓ {claim}", width=WIDTH, subsequent_indent="  "))
 
 
 def _format(value, fmt):

@@ -1,15 +1,14 @@
 """The book's three autoencoders (chapters 1, 2 and 4), and a TopK one (chapter 9).
 
-Each builder returns ``(encoder, decoder, autoencoder)``, compiled as the book
-compiles them: binary cross-entropy, plain SGD with a learning rate of 1.0,
-and :func:`sparse_ae.metrics.rounded_accuracy`.
+Each builder returns ``(encoder, decoder, autoencoder)``, compiled exactly as
+the book compiles them: binary cross-entropy, plain SGD with a learning rate
+of 1.0, and :func:`sparse_ae.metrics.rounded_accuracy`. The chapters train
+them with :func:`sparse_ae.training.train`, which makes ``fit``'s updates
+faster; ``benchmarks/bench_fit.py`` compares the two.
 
-With ``fast=True`` (the default) the compile also sets
-``steps_per_execution`` (:data:`FAST_PATH`): ``fit``, ``evaluate`` and
-``predict`` then run many batches per call into the compiled graph. It does not
-change a single update. The chapters train with
-:func:`sparse_ae.training.train`, which goes further on TensorFlow (one XLA
-computation per epoch); ``benchmarks/bench_fit.py`` measures both.
+(The compile does not set ``steps_per_execution``: on the TensorFlow
+backend, Keras traces ``predict`` with that many unrolled steps, and the
+first ``predict`` of each model took about 11 s instead of 0.7 s.)
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from .metrics import rounded_accuracy
 from .regularizers import KLDivergenceRegularizer, check_non_negative
 
 __all__ = [
-    "FAST_PATH",
     "build_stacked_autoencoder",
     "build_sparse_l1_autoencoder",
     "build_sparse_kl_autoencoder",
@@ -31,8 +29,6 @@ __all__ = [
     "compile_autoencoder",
 ]
 
-#: compile() arguments of the fast path (see benchmarks/bench_fit.py).
-FAST_PATH = {"steps_per_execution": 100}
 
 
 def _check_codings_size(codings_size):
@@ -47,18 +43,17 @@ def _check_codings_size(codings_size):
     return int(codings_size)
 
 
-def compile_autoencoder(autoencoder, *, fast=True):
-    """Compile as the book does; with ``fast=True`` add :data:`FAST_PATH`."""
+def compile_autoencoder(autoencoder):
+    """Compile as the book does."""
     autoencoder.compile(
         loss="binary_crossentropy",
         optimizer=keras.optimizers.SGD(learning_rate=1.0),
         metrics=[rounded_accuracy],
-        **(FAST_PATH if fast else {}),
     )
     return autoencoder
 
 
-def _build(make_coding_layers, codings_size, fast):
+def _build(make_coding_layers, codings_size):
     # Layers are created in the order of the book's listing: Keras draws
     # each initializer's seed when its layer is created, so this order is
     # what makes a seeded build start from the same weights as the book's
@@ -79,22 +74,21 @@ def _build(make_coding_layers, codings_size, fast):
         name="decoder",
     )
     autoencoder = keras.Sequential([encoder, decoder], name="autoencoder")
-    compile_autoencoder(autoencoder, fast=fast)
+    compile_autoencoder(autoencoder)
     return encoder, decoder, autoencoder
 
 
-def build_stacked_autoencoder(codings_size=30, *, fast=True):
+def build_stacked_autoencoder(codings_size=30):
     """The baseline: 30 sigmoid codings, no sparsity penalty (chapter 1)."""
     codings_size = _check_codings_size(codings_size)
     return _build(
         lambda: [keras.layers.Dense(codings_size, activation="sigmoid")],
         codings_size,
-        fast,
     )
 
 
 def build_sparse_l1_autoencoder(
-    l1=1e-3, codings_size=300, *, as_layer=True, fast=True
+    l1=1e-3, codings_size=300, *, as_layer=True
 ):
     """300 sigmoid codings with an l1 activity penalty (chapter 2).
 
@@ -119,11 +113,11 @@ def build_sparse_l1_autoencoder(
                 activity_regularizer=keras.regularizers.l1(l1),
             ),
         ]
-    return _build(coding_layers, codings_size, fast)
+    return _build(coding_layers, codings_size)
 
 
 def build_sparse_kl_autoencoder(
-    weight=0.05, target=0.1, codings_size=300, *, fast=True
+    weight=0.05, target=0.1, codings_size=300
 ):
     """300 sigmoid codings with the KL sparsity regularizer (chapter 4)."""
     codings_size = _check_codings_size(codings_size)
@@ -137,11 +131,10 @@ def build_sparse_kl_autoencoder(
             )
         ],
         codings_size,
-        fast,
     )
 
 
-def build_topk_autoencoder(k, codings_size=300, *, fast=True):
+def build_topk_autoencoder(k, codings_size=300):
     """300 sigmoid codings of which only the ``k`` largest are kept.
 
     The same encoder and decoder as the book's sparse models, with
@@ -156,5 +149,4 @@ def build_topk_autoencoder(k, codings_size=300, *, fast=True):
             TopKSparsity(k),
         ],
         codings_size,
-        fast,
     )

@@ -270,16 +270,17 @@ def plot_feature_density(frequencies, lowest=-4.0, bin_width=0.25):
 def plot_sparsity_frontier(results):
     """Fraction of variance explained against L0, one line per family of SAEs.
 
-    ``results`` is a list of dicts with keys ``family``, ``L0`` and ``FVE``;
-    the points of a family are joined in order of L0. The x axis is
-    logarithmic (base 2). Introduced in chapter 12.
+    ``results`` is a list of dicts with keys ``family``, ``l0`` and ``fve``
+    (as for :func:`plot_fve_vs_l0`); the points of a family are joined in
+    order of L0, and the x axis is logarithmic (base 2). Introduced in
+    chapter 12.
     """
     fig, ax = plt.subplots(figsize=(7, 4.2))
     families = list(dict.fromkeys(r["family"] for r in results))
     styles = [("tab:blue", "o-"), ("tab:orange", "s--"), ("tab:green", "^-"), ("tab:red", "d:")]
     for family, (color, style) in zip(families, styles):
-        points = sorted((r for r in results if r["family"] == family), key=lambda r: r["L0"])
-        ax.plot([r["L0"] for r in points], [r["FVE"] for r in points], style, color=color,
+        points = sorted((r for r in results if r["family"] == family), key=lambda r: r["l0"])
+        ax.plot([r["l0"] for r in points], [r["fve"] for r in points], style, color=color,
                 label=family, markersize=7)
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))

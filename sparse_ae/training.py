@@ -1,10 +1,11 @@
-"""Training with stable, compact output, at the machine's pace (every chapter that trains).
+"""Training with compact output, at the machine's pace (chapters that train).
 
-:func:`train` is what the chapters call. It trains exactly as Keras's
-``fit(X, X, batch_size=32, shuffle=True)`` does: the same batches in the same
-order, one SGD update per batch, the same reported losses and metrics. Only
-the machinery around the updates changes, because for the book's small
-models on a CPU that machinery costs more than the arithmetic:
+:func:`train` is what the chapters call. It makes the updates of Keras's
+``fit(X, X, batch_size=32, shuffle=True)``: the same batches in the same
+order, one SGD update per batch, the same reported losses and metrics, equal
+up to float32 rounding. Only the machinery around the updates changes,
+because for the book's small models on a CPU that machinery costs more than
+the arithmetic:
 
 * On **TensorFlow** (the book's backend), :func:`fast_fit` compiles a whole
   epoch of training steps into one XLA computation: the data are gathered in
@@ -12,8 +13,8 @@ models on a CPU that machinery costs more than the arithmetic:
   the model's ``train_step`` once per batch. ``fit`` instead feeds each batch
   through ``tf.data`` and returns to Python between steps (or every
   ``steps_per_execution`` steps).
-* On **JAX**, Keras's ``fit`` is already compiled with XLA; :func:`fast_fit`
-  calls it, with the ``steps_per_execution`` the model was compiled with.
+* On **JAX**, Keras's ``fit`` is already compiled with XLA, and
+  :func:`fast_fit` calls it.
 
 ``benchmarks/bench_fit.py`` measures both paths against the book's plain
 ``fit``, from the same initial weights, and prints the losses of each.

@@ -230,7 +230,11 @@ def _summary(name, seed, epochs, history):
         for k in ("loss", "val_loss", "val_rounded_accuracy")
         if k in last
     )
-    return f"{name}: chapter {BOOK_MODELS[name][2]}'s model, seed {seed}, {epochs} epochs, from the cache  {shown}"
+    chapter = BOOK_MODELS[name][2]
+    return (
+        f"{name}: chapter {chapter}'s model, seed {seed}, {epochs} epochs, "
+        f"from the cache\n  {shown}"
+    )
 
 
 def trained_autoencoder(

@@ -56,3 +56,11 @@ def test_source_is_the_highlighted_source_of_the_object():
     code = source(bernoulli_kl)
     assert code.data.startswith("def bernoulli_kl(")
     assert 'class="k"' in code._repr_html_() or "highlight" in code._repr_html_()
+
+
+def test_long_claims_are_wrapped_to_the_column(capsys):
+    claim = "a claim " * 20
+    check(claim.strip(), True)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 1 and all(len(line) <= 76 for line in lines)
+    assert lines[0].startswith("✓ a claim") and lines[1].startswith("  ")

@@ -46,10 +46,25 @@ def test_top_activating():
 
 def test_linear_probe_learns_real_labels(fashion_mnist):
     (X_train, y_train), _, (X_test, y_test) = fashion_mnist
-    accuracy = linear_probe(X_train[:5000], y_train[:5000], X_test[:2000], y_test[:2000], epochs=3)
+    accuracy = linear_probe(X_train[:5000], y_train[:5000], X_test[:2000], y_test[:2000])
     assert 0.7 < accuracy < 0.95  # far above chance (0.1) on raw pixels
     shuffled = np.random.default_rng(0).permutation(y_train[:5000])
-    assert linear_probe(X_train[:5000], shuffled, X_test[:2000], y_test[:2000], epochs=3) < 0.2
+    assert linear_probe(X_train[:5000], shuffled, X_test[:2000], y_test[:2000]) < 0.2
+
+
+def test_linear_probe_is_deterministic_and_ignores_constant_features(fashion_mnist):
+    (X_train, y_train), _, (X_test, y_test) = fashion_mnist
+    f_train = X_train[:2000].reshape(2000, -1)
+    f_test = X_test[:500].reshape(500, -1)
+    a = linear_probe(f_train, y_train[:2000], f_test, y_test[:500])
+    assert a == linear_probe(f_train, y_train[:2000], f_test, y_test[:500])
+    padded = [np.hstack([f, np.zeros((len(f), 3))]) for f in (f_train, f_test)]
+    assert linear_probe(padded[0], y_train[:2000], padded[1], y_test[:500]) == a
+
+
+def test_linear_probe_rejects_mismatched_features():
+    with pytest.raises(ValueError, match="same number of features"):
+        linear_probe(np.zeros((4, 3)), [0, 1, 0, 1], np.zeros((2, 2)), [0, 1])
 
 
 def test_reconstruction_loss_leaves_out_the_penalty(fashion_mnist):
@@ -76,3 +91,13 @@ def test_decoder_unit_images_from_a_base_code():
     np.testing.assert_allclose(images[1], 0.0, atol=1e-7)  # a zero step changes nothing
     with pytest.raises(ValueError, match=r"base must have shape \(4,\)"):
         decoder_unit_images(decoder, base=np.zeros(3))
+
+
+def test_softmax_probe_learns_real_labels_and_is_seeded(fashion_mnist):
+    from sparse_ae.features import softmax_probe
+
+    (X_train, y_train), _, (X_test, y_test) = fashion_mnist
+    args = (X_train[:3000], y_train[:3000], X_test[:1000], y_test[:1000])
+    accuracy = softmax_probe(*args, epochs=3)
+    assert 0.7 < accuracy < 0.95
+    assert softmax_probe(*args, epochs=3) == accuracy

@@ -32,7 +32,7 @@ def test_trained_model_is_cached_and_identical(small_data, tmp_path, monkeypatch
         assert capsys.readouterr().out == log_trained     # the same log, replayed
         _, _, again = zoo.trained_autoencoder("kl", X_train, X_valid, epochs=1, log="summary")
     summary = capsys.readouterr().out
-    assert summary.count("\n") == 1 and summary.startswith("kl: chapter 4's model, seed 42, 1 epochs")
+    assert summary.count("\n") == 2 and summary.startswith("kl: chapter 4's model, seed 42, 1 epochs")
     assert f"val_loss={history['val_loss'][-1]:.4f}" in summary
     assert loaded.history.history == history
     for a, b in zip(trained.get_weights(), loaded.get_weights()):
