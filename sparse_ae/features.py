@@ -72,18 +72,9 @@ def top_activating(codings, unit, n=8):
     return np.argsort(-codings[:, unit], kind="stable")[:n]
 
 
-def linear_probe(features_train, y_train, features_test, y_test, alpha=1.0):
-    """Test accuracy of a linear classifier trained on frozen features.
-
-    Features are standardised with the training set's mean and standard
-    deviation; a constant feature (standard deviation 0) is left at 0. The
-    classifier is ridge regression on one-hot labels, solved in closed form
-    (scikit-learn's ``RidgeClassifier``): one linear map, no training loop,
-    no random seed, so the accuracy depends only on the features.
-    Introduced in chapter 8, *Sparse codes as features*.
-    """
-    from sklearn.linear_model import RidgeClassifier
-
+def _standardised(features_train, features_test):
+    """Both sets scaled with the training set's mean and standard deviation
+    (a constant feature is left at 0), as 2-D float arrays."""
     f_train = np.asarray(features_train, dtype=np.float64)
     f_train = f_train.reshape(len(f_train), -1)
     f_test = np.asarray(features_test, dtype=np.float64)
@@ -93,13 +84,29 @@ def linear_probe(features_train, y_train, features_test, y_test, alpha=1.0):
             "features_train and features_test must have the same number "
             f"of features, got {f_train.shape[1]} and {f_test.shape[1]}"
         )
-    if len(f_train) != len(y_train) or len(f_test) != len(y_test):
-        raise ValueError("give one label per example of each set")
     mean, std = f_train.mean(axis=0), f_train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
-    classifier = RidgeClassifier(alpha=alpha)
-    classifier.fit((f_train - mean) / std, y_train)
-    return float(classifier.score((f_test - mean) / std, y_test))
+    return (f_train - mean) / std, (f_test - mean) / std
+
+
+def linear_probe(features_train, y_train, features_test, y_test, alpha=1.0):
+    """Test accuracy of a linear classifier fitted to frozen features.
+
+    Ridge regression from the standardised features (plus a constant) to
+    one-hot labels, solved in closed form, then the class with the largest
+    output: one linear map, no training loop, no random seed. Introduced
+    in chapter 8, *Sparse codes as features*.
+    """
+    f_train, f_test = _standardised(features_train, features_test)
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if len(f_train) != len(y_train) or len(f_test) != len(y_test):
+        raise ValueError("give one label per example of each set")
+    a = np.hstack([f_train, np.ones((len(f_train), 1))])
+    targets = np.eye(int(y_train.max()) + 1)[y_train]
+    gram = a.T @ a + alpha * np.eye(a.shape[1])
+    weights = np.linalg.solve(gram, a.T @ targets)
+    scores = np.hstack([f_test, np.ones((len(f_test), 1))]) @ weights
+    return float(np.mean(scores.argmax(axis=1) == y_test))
 
 
 def softmax_probe(
@@ -115,12 +122,8 @@ def softmax_probe(
     """
     from .reproducibility import seed_everything
 
-    f_train = np.asarray(features_train, dtype=np.float32)
-    f_train = f_train.reshape(len(f_train), -1)
-    f_test = np.asarray(features_test, dtype=np.float32)
-    f_test = f_test.reshape(len(f_test), -1)
-    mean, std = f_train.mean(axis=0), f_train.std(axis=0)
-    std = np.where(std > 0, std, 1.0)
+    f_train, f_test = (f.astype(np.float32) for f in
+                       _standardised(features_train, features_test))
     seed_everything(seed)
     model = keras.Sequential([
         keras.Input(shape=(f_train.shape[1],)),
@@ -129,7 +132,5 @@ def softmax_probe(
     model.compile(loss="sparse_categorical_crossentropy",
                   optimizer=keras.optimizers.Adam(2e-3),
                   metrics=["accuracy"], steps_per_execution=100)
-    model.fit((f_train - mean) / std, y_train, epochs=epochs,
-              batch_size=256, verbose=0)
-    return float(model.evaluate((f_test - mean) / std, y_test,
-                                verbose=0)[1])
+    model.fit(f_train, y_train, epochs=epochs, batch_size=256, verbose=0)
+    return float(model.evaluate(f_test, y_test, verbose=0)[1])

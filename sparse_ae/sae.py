@@ -85,7 +85,9 @@ def remove_parallel_gradient(weights):
     Introduced in chapter 11, *Recovering the features with an SAE*.
     """
     norms = ops.sqrt(ops.sum(ops.square(weights), axis=1, keepdims=True))
-    directions = ops.stop_gradient(weights / ops.maximum(norms, keras.config.epsilon()))
+    directions = ops.stop_gradient(
+        weights / ops.maximum(norms, keras.config.epsilon())
+    )
     along = ops.sum(weights * directions, axis=1, keepdims=True)
     return weights - directions * (along - ops.stop_gradient(along))
 
@@ -104,11 +106,15 @@ def keep_top_k(values, k):
     """
     kept, indices = ops.top_k(values, k, sorted=False)
     rows = ops.broadcast_to(
-        ops.expand_dims(ops.arange(ops.shape(values)[0], dtype=indices.dtype), 1),
+        ops.expand_dims(
+            ops.arange(ops.shape(values)[0], dtype=indices.dtype), 1
+        ),
         ops.shape(indices),
     )
     coordinates = ops.reshape(ops.stack([rows, indices], axis=-1), (-1, 2))
-    return ops.scatter(coordinates, ops.reshape(kept, (-1,)), ops.shape(values))
+    return ops.scatter(
+        coordinates, ops.reshape(kept, (-1,)), ops.shape(values)
+    )
 
 
 def _reconstruction_mse(x, x_hat):
@@ -124,21 +130,31 @@ def _auxk_normalized_mse(residual, residual_hat):
     when the residual does not vary over the batch (e.g. a batch of one).
     """
     error = ops.mean(ops.square(residual - residual_hat))
-    variance = ops.mean(ops.square(residual - ops.mean(residual, axis=0, keepdims=True)))
+    variance = ops.mean(
+        ops.square(residual - ops.mean(residual, axis=0, keepdims=True))
+    )
     tiny = keras.config.epsilon()
-    return ops.where(variance > tiny, error / ops.maximum(variance, tiny), 0.0)
+    return ops.where(
+        variance > tiny, error / ops.maximum(variance, tiny), 0.0
+    )
 
 
 # ---------------------------------------------------------------- arguments
 
 
 def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < 1
+    ):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _check_arguments(n_inputs, n_latents, activation, k, l1, auxk, auxk_coef, dead_after, seed):
+def _check_arguments(
+    n_inputs, n_latents, activation, k, l1, auxk, auxk_coef, dead_after, seed
+):
     """Validate the constructor's arguments; return them normalised, as a dict.
 
     Every error is a ``ValueError`` whose message starts with the argument's
@@ -147,12 +163,18 @@ def _check_arguments(n_inputs, n_latents, activation, k, l1, auxk, auxk_coef, de
     n_inputs = _check_positive_int("n_inputs", n_inputs)
     n_latents = _check_positive_int("n_latents", n_latents)
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        raise ValueError(
+            f"activation must be one of {ACTIVATIONS}, got {activation!r}"
+        )
     topk = activation == "topk"
     if topk and k is None:
-        raise ValueError("k must be given with activation='topk': how many latents to keep")
+        raise ValueError(
+            "k must be given with activation='topk': how many latents to keep"
+        )
     if not topk and k is not None:
-        raise ValueError(f"k is only used with activation='topk', got k={k!r} with {activation!r}")
+        raise ValueError(
+            f"k is only used with activation='topk', got k={k!r} with {activation!r}"
+        )
     if k is not None:
         k = _check_positive_int("k", k)
         if k > n_latents:
@@ -165,13 +187,19 @@ def _check_arguments(n_inputs, n_latents, activation, k, l1, auxk, auxk_coef, de
         )
     if auxk is not None:
         if not topk:
-            raise ValueError("auxk needs activation='topk' (AuxK picks dead latents by TopK)")
+            raise ValueError(
+                "auxk needs activation='topk' (AuxK picks dead latents by TopK)"
+            )
         auxk = _check_positive_int("auxk", auxk)
         if auxk > n_latents:
-            raise ValueError(f"auxk={auxk} is larger than n_latents={n_latents}")
+            raise ValueError(
+                f"auxk={auxk} is larger than n_latents={n_latents}"
+            )
     auxk_coef = check_non_negative("auxk_coef", auxk_coef)
     dead_after = _check_positive_int("dead_after", dead_after)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral)
+    ):
         raise ValueError(f"seed must be None or an integer, got {seed!r}")
     return {
         "n_inputs": n_inputs,
@@ -191,7 +219,9 @@ class _LatestValue(keras.metrics.Metric):
 
     def __init__(self, name, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.value = self.add_variable(shape=(), initializer="zeros", name="value")
+        self.value = self.add_variable(
+            shape=(), initializer="zeros", name="value"
+        )
 
     def update_state(self, value):
         self.value.assign(ops.cast(value, self.value.dtype))
@@ -229,7 +259,13 @@ class SparseAutoencoder(keras.Model):
     - ``dead_after``: a latent is *dead* once it has not fired (latent > 0) on
       ``dead_after`` training examples (see :data:`DEAD_AFTER`);
     - ``seed``: seed of the initial dictionary (None: Keras's global seed, as
-      set by :func:`sparse_ae.reproducibility.seed_everything`).
+      set by :func:`sparse_ae.reproducibility.seed_everything`);
+    - ``unit_norm``: keep the dictionary rows at unit norm (the default; see
+      below). ``False`` leaves ``W_dec`` free: no constraint and no gradient
+      projection, so the rows start at unit norm and then go where the
+      optimizer takes them. Chapter 11 uses it to show why the constraint is
+      needed: with an ℓ1 penalty, an unconstrained SAE lowers the penalty by
+      shrinking its latents and growing its rows to match.
 
     Every bad argument raises ``ValueError`` naming it.
 
@@ -245,7 +281,8 @@ class SparseAutoencoder(keras.Model):
     :func:`remove_parallel_gradient`, so the optimizer receives gradients
     orthogonal to each row; ``W_dec`` has a ``UnitNorm(axis=1)`` constraint,
     which Keras's optimizers apply after every update, on every backend. The
-    rows have unit norm (to within 1e-6) after every training step.
+    rows have unit norm (to within 1e-6) after every training step. With
+    ``unit_norm=False``, neither applies.
 
     **Loss.** Compile with an optimizer only (``model.compile(optimizer=...)``)
     and fit on the inputs alone (``model.fit(X_train, ...)``); the target is
@@ -288,29 +325,55 @@ class SparseAutoencoder(keras.Model):
         auxk_coef=AUXK_COEF,
         dead_after=DEAD_AFTER,
         seed=None,
+        unit_norm=True,
         **kwargs,
     ):
         args = _check_arguments(
-            n_inputs, n_latents, activation, k, l1, auxk, auxk_coef, dead_after, seed
+            n_inputs,
+            n_latents,
+            activation,
+            k,
+            l1,
+            auxk,
+            auxk_coef,
+            dead_after,
+            seed,
         )
+        if not isinstance(unit_norm, bool):
+            raise ValueError(
+                f"unit_norm must be True or False, got {unit_norm!r}"
+            )
         super().__init__(**kwargs)
         for name, value in args.items():
             setattr(self, name, value)
+        self.unit_norm = unit_norm
 
-        dictionary = _random_unit_rows((self.n_latents, self.n_inputs), self.seed)
+        dictionary = _random_unit_rows(
+            (self.n_latents, self.n_inputs), self.seed
+        )
         self.W_dec = self.add_weight(
             shape=(self.n_latents, self.n_inputs),
-            initializer=lambda shape, dtype=None: ops.cast(dictionary, dtype),
-            constraint=keras.constraints.UnitNorm(axis=1),
+            initializer=lambda shape, dtype=None: ops.cast(
+                dictionary, dtype
+            ),
+            constraint=keras.constraints.UnitNorm(axis=1)
+            if unit_norm
+            else None,
             name="W_dec",
         )
         self.W_enc = self.add_weight(
             shape=(self.n_inputs, self.n_latents),
-            initializer=lambda shape, dtype=None: ops.cast(ops.transpose(dictionary), dtype),
+            initializer=lambda shape, dtype=None: ops.cast(
+                ops.transpose(dictionary), dtype
+            ),
             name="W_enc",
         )
-        self.b_enc = self.add_weight(shape=(self.n_latents,), initializer="zeros", name="b_enc")
-        self.b_dec = self.add_weight(shape=(self.n_inputs,), initializer="zeros", name="b_dec")
+        self.b_enc = self.add_weight(
+            shape=(self.n_latents,), initializer="zeros", name="b_enc"
+        )
+        self.b_dec = self.add_weight(
+            shape=(self.n_inputs,), initializer="zeros", name="b_dec"
+        )
         self.examples_since_fired = self.add_weight(
             shape=(self.n_latents,),
             initializer="zeros",
@@ -325,7 +388,9 @@ class SparseAutoencoder(keras.Model):
 
     def _as_inputs(self, x):
         x = ops.cast(x, self.compute_dtype)
-        if len(x.shape) != 2 or (x.shape[-1] is not None and x.shape[-1] != self.n_inputs):
+        if len(x.shape) != 2 or (
+            x.shape[-1] is not None and x.shape[-1] != self.n_inputs
+        ):
             raise ValueError(
                 f"inputs must have shape (n_examples, n_inputs={self.n_inputs}), "
                 f"got shape {tuple(x.shape)}"
@@ -351,12 +416,20 @@ class SparseAutoencoder(keras.Model):
         return self._activate(self.pre_activations(x))
 
     def _dictionary(self):
-        """``W_dec`` as the forward pass uses it: its gradient has no part along its rows."""
+        """``W_dec`` as the forward pass uses it: with ``unit_norm``, its
+        gradient has no part along its rows."""
+        if not self.unit_norm:
+            return self.W_dec
         return remove_parallel_gradient(self.W_dec)
 
     def decode(self, latents):
         """``latents @ W_dec + b_dec``, shape ``(n_examples, n_inputs)`` (a tensor)."""
-        return ops.matmul(ops.cast(latents, self.compute_dtype), self._dictionary()) + self.b_dec
+        return (
+            ops.matmul(
+                ops.cast(latents, self.compute_dtype), self._dictionary()
+            )
+            + self.b_dec
+        )
 
     @property
     def decoder_weights(self):
@@ -398,7 +471,9 @@ class SparseAutoencoder(keras.Model):
         counts = ops.convert_to_tensor(self.examples_since_fired)
         n = ops.cast(ops.shape(latents)[0], counts.dtype)
         saturated = counts + ops.minimum(n, _COUNTER_MAX - counts)
-        self.examples_since_fired.assign(ops.where(fired, ops.zeros_like(counts), saturated))
+        self.examples_since_fired.assign(
+            ops.where(fired, ops.zeros_like(counts), saturated)
+        )
 
     def _auxk_loss(self, x, x_hat, pre_activations):
         """AuxK (Gao et al., 2024, section A.2): the dead latents model the residual."""
@@ -407,9 +482,15 @@ class SparseAutoencoder(keras.Model):
         residual = ops.stop_gradient(x - x_hat)
         residual_hat = ops.matmul(aux_latents, self._dictionary())  # no bias
         any_dead = ops.cast(ops.max(dead) > 0, residual.dtype)
-        return self.auxk_coef * any_dead * _auxk_normalized_mse(residual, residual_hat)
+        return (
+            self.auxk_coef
+            * any_dead
+            * _auxk_normalized_mse(residual, residual_hat)
+        )
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         """The MSE between ``x`` and ``y_pred``, plus the penalties ``call`` added.
 
         ``y`` is ignored: an autoencoder's target is its input. It also records
@@ -423,7 +504,9 @@ class SparseAutoencoder(keras.Model):
                 "optimizer only"
             )
         if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by SparseAutoencoder")
+            raise ValueError(
+                "sample_weight is not supported by SparseAutoencoder"
+            )
         loss = _reconstruction_mse(x, y_pred)
         for extra in self.losses:
             loss = loss + extra
@@ -451,6 +534,7 @@ class SparseAutoencoder(keras.Model):
             "auxk_coef": self.auxk_coef,
             "dead_after": self.dead_after,
             "seed": self.seed,
+            "unit_norm": self.unit_norm,
         }
 
     @classmethod
@@ -463,4 +547,3 @@ def _random_unit_rows(shape, seed):
     uniform on the sphere."""
     rows = keras.random.normal(shape, seed=seed)
     return rows / ops.sqrt(ops.sum(ops.square(rows), axis=1, keepdims=True))
-

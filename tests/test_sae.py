@@ -254,6 +254,55 @@ def test_a_pure_rescaling_gradient_leaves_rows_unchanged():
     np.testing.assert_allclose(model.decoder_weights, np.eye(3), atol=1e-6)
 
 
+def test_without_unit_norm_the_update_is_plain_sgd():
+    """unit_norm=False: one SGD step is W_dec <- W_dec - lr * g, the full
+    gradient, with no projection and no renormalisation."""
+    lr = 2.0
+    model = compiled(SparseAutoencoder(N_INPUTS, N_LATENTS, unit_norm=False, seed=0), lr)
+    assert model.W_dec.constraint is None
+    x = data(32) * 3.0
+    _, latents, x_hat = forward(model, x)
+    _, _, W_dec, _ = weights(model)
+    gradient = 2.0 * latents.T @ (x_hat - x) / x.size
+    model.train_on_batch(x)
+    np.testing.assert_allclose(
+        model.decoder_weights, W_dec - lr * gradient, atol=2e-5,
+        err_msg="with unit_norm=False the optimizer must see the whole gradient",
+    )
+    assert np.abs(row_norms(model) - 1.0).max() > 1e-3, "the rows must be free to change length"
+
+
+def test_without_unit_norm_l1_grows_the_rows_and_shrinks_the_latents():
+    """The dodge of chapter 11: an l1 penalty on free rows makes the rows
+    longer and the latents smaller, so the penalty falls while the number of
+    active latents does not; with unit_norm it cannot."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(8, N_INPUTS))
+    features /= np.linalg.norm(features, axis=1, keepdims=True)
+    codes = rng.uniform(size=(512, 8)) * (rng.uniform(size=(512, 8)) < 0.2)
+    x = (codes @ features).astype(np.float32)  # sparse sums of 8 unit directions
+    results = {}
+    for unit_norm in (True, False):
+        keras.utils.set_random_seed(0)
+        model = compiled(
+            SparseAutoencoder(N_INPUTS, 12, l1=0.05, unit_norm=unit_norm, seed=0),
+            optimizer=keras.optimizers.Adam(0.01),
+        )
+        model.fit(x, epochs=40, batch_size=64, verbose=0)
+        latents = to_numpy(model.encode(x))
+        alive = latents.max(axis=0) > 0
+        results[unit_norm] = (
+            row_norms(model)[alive].mean(),
+            latents.sum(axis=1).mean(),
+            np.count_nonzero(latents, axis=1).mean(),
+        )
+    (norm_free, l1_free, l0_free), (norm_fixed, l1_fixed, l0_fixed) = results[False], results[True]
+    assert norm_fixed == pytest.approx(1.0, abs=1e-6)
+    assert norm_free > 1.5, f"free rows should grow under the l1 penalty, mean norm {norm_free:.3f}"
+    assert l1_free < 0.8 * l1_fixed, "the latents' l1 should fall when the rows may grow"
+    assert l0_free > 0.8 * l0_fixed, "shrinking the latents is not making them sparser"
+
+
 # ----------------------------------------------------------- dead latents and AuxK
 
 
@@ -365,6 +414,8 @@ def test_auxk_gradient_reaches_the_dead_latents():
         ({"dead_after": 0}, "dead_after"),
         ({"dead_after": 1.5}, "dead_after"),
         ({"seed": "x"}, "seed"),
+        ({"unit_norm": 1}, "unit_norm"),
+        ({"unit_norm": None}, "unit_norm"),
     ],
 )
 def test_bad_arguments(kwargs, name):
@@ -387,6 +438,7 @@ def test_defaults():
     model = SparseAutoencoder(N_INPUTS, N_LATENTS)
     assert (model.activation, model.k, model.l1, model.auxk) == ("relu", None, 0.0, None)
     assert (model.auxk_coef, model.dead_after) == (AUXK_COEF, DEAD_AFTER) == (1 / 32, 10_000)
+    assert model.unit_norm is True
 
 
 # ------------------------------------------------------------------ saving
@@ -407,6 +459,15 @@ def test_config_round_trip():
     clone = SparseAutoencoder.from_config(config)
     assert clone.get_config() == config
     np.testing.assert_array_equal(clone.decoder_weights, model.decoder_weights)
+    assert config["unit_norm"] is True
+
+
+def test_config_round_trip_without_unit_norm():
+    model = SparseAutoencoder(N_INPUTS, N_LATENTS, l1=0.1, unit_norm=False, seed=4)
+    config = model.get_config()
+    assert config["unit_norm"] is False
+    clone = SparseAutoencoder.from_config(config)
+    assert clone.unit_norm is False and clone.W_dec.constraint is None
 
 
 def test_save_and_load(tmp_path):
