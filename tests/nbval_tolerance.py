@@ -17,7 +17,10 @@ that, and nothing else:
   The unit in the last digit absorbs rounding: two values a hair apart can
   round to neighbouring last digits. RTOL absorbs the CPU's floating-point
   noise; README.md ("How the notebooks are tested") gives the measurements
-  it is chosen from.
+  it is chosen from. A number printed at full precision (Python's repr of a
+  float, as myst-nb's ``glue`` stores it: 6 decimals or more) has as many
+  decimals as its value needs, so two of those may differ in length; they
+  are compared the same way, with the unit of the shorter one.
 * Everything else is compared exactly: integers (shapes, counts, parameter
   numbers, epoch numbers), words, printed source, layer tables, headers, and
   the position of every number. Only runs of spaces may differ in length,
@@ -41,6 +44,9 @@ __all__ = ["RTOL", "INLINE_BACKEND", "decimal_numbers", "texts_match", "tolerate
 
 #: Relative tolerance for decimal numbers; see the module docstring and README.md.
 RTOL = 0.003
+
+#: From this many decimals on, a number is taken as printed at full precision.
+FULL_PRECISION = 6
 
 #: The matplotlib backend of every notebook kernel (see :func:`kernel_env`).
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
@@ -75,8 +81,10 @@ def _unit(token):
 def numbers_match(stored, fresh, rtol=RTOL):
     """Whether two decimal tokens agree within the tolerance (see module docstring)."""
     (d1, e1), (d2, e2) = _layout(stored), _layout(fresh)
-    if d1 != d2 or (e1 is None) != (e2 is None):
+    if (e1 is None) != (e2 is None):
         return False  # printed differently: a change of format, not noise
+    if d1 != d2 and min(d1, d2) < FULL_PRECISION:
+        return False
     a, b = float(stored), float(fresh)
     if not (math.isfinite(a) and math.isfinite(b)):
         return stored == fresh
