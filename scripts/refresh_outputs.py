@@ -35,9 +35,11 @@ def refresh(path):
     client.execute(env=nbval_tolerance.kernel_env(os.environ))
     # TensorFlow may write machine-specific log lines to stderr; nbval does
     # not compare stderr (conftest.py), and the book should not show them.
+    # Execution timestamps would make every refresh a diff of every cell.
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.outputs if o.get("name") != "stderr"]
+            cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     return f"{path.name}: {time.perf_counter() - start:.0f} s"
 

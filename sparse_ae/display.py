@@ -7,6 +7,8 @@
 - :func:`check` is the book's convention for a claim in the text: it asserts
   the claim and prints ``✓ <claim>`` under the cell, where the reader sees it.
   A claim that does not hold stops the chapter with an ``AssertionError``.
+- :func:`glue` puts a computed number into the text (MyST's ``{glue:text}``
+  role), so that a number in a sentence is the number the code produced.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 import numbers
 import textwrap
 
-__all__ = ["Table", "check", "source", "table"]
+__all__ = ["Table", "check", "glue", "source", "table"]
 
 
 def source(obj):
@@ -46,10 +48,40 @@ def check(claim, condition, detail=""):
     print(textwrap.fill(f"✓ {claim}", width=WIDTH, subsequent_indent="  "))
 
 
+def glue(name, value, display=False):
+    """``myst_nb.glue`` for the numbers and words a sentence quotes.
+
+    NumPy scalars become Python numbers first: myst-nb formats
+    ``{glue:text}`name:.3f``` by calling ``float()`` on the stored text, and
+    NumPy 2 stores ``np.float64(0.3)``, which ``float()`` rejects (the
+    sentence would then show the raw repr). A NaN or infinite value is an
+    error, not a number to print. nbval compares a glued number at the
+    precision the sentence prints it with (tests/nbval_tolerance.py).
+    """
+    import numpy as np
+    from myst_nb import glue as myst_glue
+
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise TypeError(
+            f"glue({name!r}, ...) takes a real number or a string, "
+            f"not {type(value).__name__}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"glue({name!r}, ...): the value is {value}")
+    myst_glue(name, value, display=display)
+
+
 def _format(value, fmt):
     if value is None:
         return ""
     if fmt:
+        if fmt.endswith("g") and "#" not in fmt:
+            # keep trailing zeros: 0.660, not 0.66, so that a value printed
+            # as 0.659 on another machine has the same number of decimals
+            fmt = "#" + fmt
+            return format(value, fmt).rstrip(".")
         return format(value, fmt)
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         return str(value)

@@ -139,7 +139,7 @@ def _jax_loss_function(model, x, y):
 
 
 def training_loss(model, x, y=None):
-    """The loss ``fit`` minimises on the batch ``x`` (targets ``y``, or ``x``).
+    """The loss ``fit`` minimises on a batch ``x`` (targets ``y`` or ``x``).
 
     The compiled loss plus the layers' penalties, computed in training mode,
     as one float. The model must be compiled. Introduced in chapter 3.

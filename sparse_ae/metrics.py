@@ -213,6 +213,13 @@ def normalized_mse(x, x_hat):
     in :func:`fraction_variance_explained`; raises ``ValueError`` if ``x`` is
     all zeros.
 
+    Beware the name: Gao et al. (2024) call *normalized MSE* the error
+    divided by that of predicting the data's mean, i.e. ``1 - FVE``
+    (``1 - fraction_variance_explained(x, x_hat)``). This function divides
+    by ``sum |x|^2`` instead, so it equals theirs only for data of mean
+    zero; on data with a large mean (such as ReLU activations) it is
+    smaller, and flatters the reconstruction.
+
     Introduced in chapter 12, *An SAE on a real network*.
     """
     x, x_hat = _as_pair(x, x_hat)

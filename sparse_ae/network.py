@@ -270,7 +270,7 @@ def firing_frequency(latents):
     return np.mean(_as_codings("latents", latents) != 0, axis=0)
 
 
-def class_purity(codings, labels, n_top=20):
+def class_purity(codings, labels, n_top=20, quantile=0.0):
     """Per unit: how much its ``n_top`` top examples share one class.
 
     For unit ``j``, take the ``n_top`` examples with the largest
@@ -279,6 +279,12 @@ def class_purity(codings, labels, n_top=20):
     blind to the class scores about 0.22 (for ``n_top=20``). A unit that is
     positive on fewer than ``n_top`` examples gets ``NaN``: it is not
     rated.
+
+    ``quantile`` (in [0, 1]) moves the window of ``n_top`` examples down
+    the unit's positive activations, ranked from the largest: 0 (the
+    default) takes the top ones, 1 the weakest positive ones, 0.5 those
+    in the middle. Top activations tend to overstate how selective a unit
+    is (Bricken et al., 2023); a window lower down checks that.
 
     ``codings`` has shape ``(n_examples, n_units)``; ``labels`` holds one
     class id (0, 1, ...) per example.
@@ -299,7 +305,17 @@ def class_purity(codings, labels, n_top=20):
         raise ValueError(
             f"n_top={n_top} is more than the {len(codings)} examples"
         )
-    top = np.argsort(-codings, axis=0, kind="stable")[:n_top]
+    if (isinstance(quantile, bool) or not isinstance(quantile, numbers.Real)
+            or not 0 <= quantile <= 1):
+        raise ValueError(
+            f"quantile must be a number in [0, 1], got {quantile!r}"
+        )
+    order = np.argsort(-codings, axis=0, kind="stable")
+    n_positive = np.sum(codings > 0, axis=0)
+    # first rank of each unit's window: 0 for the top n_top examples
+    first = np.floor(quantile * np.maximum(n_positive - n_top, 0))
+    ranks = first.astype(np.int64)[None, :] + np.arange(n_top)[:, None]
+    top = np.take_along_axis(order, ranks, axis=0)
     top_labels = labels[top]  # (n_top, n_units)
     n_classes = int(labels.max()) + 1
     counts = np.stack([np.bincount(top_labels[:, j], minlength=n_classes)

@@ -18,9 +18,17 @@ that, and nothing else:
   round to neighbouring last digits. RTOL absorbs the CPU's floating-point
   noise; README.md ("How the notebooks are tested") gives the measurements
   it is chosen from. A number printed at full precision (Python's repr of a
-  float, as myst-nb's ``glue`` stores it: 6 decimals or more) has as many
-  decimals as its value needs, so two of those may differ in length; they
-  are compared the same way, with the unit of the shorter one.
+  float: 6 decimals or more) has as many decimals as its value needs, so two
+  of those may differ in length; they are compared the same way, with the
+  unit of the shorter one.
+* A number glued into the text (myst-nb's ``glue``, which stores it at full
+  precision in a hidden output) is compared at the precision the text prints
+  it with: for ``{glue:text}`loss:.4f``` the unit is 0.0001, for ``:.1%``
+  0.001, for ``:.2e`` one unit in the second mantissa decimal. A difference
+  of two near-equal values is noise-sized in absolute terms but not in
+  relative ones, so its full-precision digits would fail a relative test
+  that the printed sentence passes. Glued words and integers, and numbers
+  the text never formats, are compared by the rules above.
 * Everything else is compared exactly: integers (shapes, counts, parameter
   numbers, epoch numbers), words, printed source, layer tables, headers, and
   the position of every number. Only runs of spaces may differ in length,
@@ -40,7 +48,10 @@ import copy
 import math
 import re
 
-__all__ = ["RTOL", "INLINE_BACKEND", "decimal_numbers", "texts_match", "tolerate", "install"]
+__all__ = [
+    "RTOL", "INLINE_BACKEND", "decimal_numbers", "glue_formats",
+    "glued_numbers_match", "texts_match", "tolerate", "install",
+]
 
 #: Relative tolerance for decimal numbers; see the module docstring and README.md.
 RTOL = 0.003
@@ -110,42 +121,108 @@ def texts_match(stored, fresh, rtol=RTOL):
     return all(numbers_match(s.group(), f.group(), rtol) for s, f in zip(s_numbers, f_numbers))
 
 
-def _text_slots(outputs):
-    """(key, getter, setter) for every text value in nbval-style outputs, in order.
+#: The hidden output in which myst-nb's ``glue`` stores a value's text.
+GLUE_MIME = "application/papermill.record/text/plain"
 
-    Streams are keyed by their name, rich outputs by their MIME type, as nbval
-    pairs them.
+# {glue:text}`name` or {glue:text}`name:format` in a Markdown cell.
+_GLUE_REFERENCE = re.compile(r"\{glue(?::text)?\}`([^`:]+)(?::([^`]*))?`")
+# The number formats a sentence may apply: .4f, +.4f, .1%, .2e.
+_GLUE_FORMAT = re.compile(r"^[-+ ]?\.(\d+)([fe%])$")
+
+
+def glue_formats(notebook):
+    """{glued name: set of the format specs the notebook's text applies to it}."""
+    formats = {}
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            for name, spec in _GLUE_REFERENCE.findall(cell.source):
+                formats.setdefault(name, set()).add(spec)
+    return formats
+
+
+def _printed_unit(value, spec):
+    """One unit in the last digit of ``value`` printed with ``spec``, or None."""
+    match = _GLUE_FORMAT.match(spec or "")
+    if not match:
+        return None
+    decimals, kind = int(match.group(1)), match.group(2)
+    if kind == "f":
+        return 10.0 ** -decimals
+    if kind == "%":
+        return 10.0 ** -(decimals + 2)
+    exponent = math.floor(math.log10(abs(value))) if value else 0
+    return 10.0 ** (exponent - decimals)
+
+
+def glued_numbers_match(stored, fresh, specs, rtol=RTOL):
+    """Whether two glued values agree at the precision of the formats ``specs``.
+
+    The most precise format decides. ``None`` if the values are not numbers,
+    or a format is not one of ``.Nf``, ``.N%``, ``.Ne`` (optionally signed):
+    then the ordinary rules apply.
+    """
+    try:
+        a, b = float(stored), float(fresh)
+    except ValueError:
+        return None
+    if not (specs and math.isfinite(a) and math.isfinite(b)):
+        return None
+    units = [_printed_unit(max(abs(a), abs(b)), spec) for spec in specs]
+    if None in units:
+        return None
+    return abs(a - b) <= rtol * max(abs(a), abs(b)) + min(units) * (1 + 1e-9)
+
+
+def _text_slots(outputs):
+    """(key, holder, field, output) for every text value in nbval-style outputs.
+
+    In order; ``holder[field]`` is the text. Streams are keyed by their name,
+    rich outputs by their MIME type, as nbval pairs them.
     """
     slots = []
     for output in outputs:
         if output.get("output_type") == "stream":
-            slots.append((("stream", output["name"]), output, "text"))
+            slots.append((("stream", output["name"]), output, "text", output))
         for mime, value in (output.get("data") or {}).items():
             if isinstance(value, str) and not mime.startswith("image/"):
-                slots.append((("data", mime), output["data"], mime))
+                slots.append((("data", mime), output["data"], mime, output))
     return slots
 
 
-def tolerate(fresh_outputs, stored_outputs, sanitize=lambda s: s, rtol=RTOL):
+def _glued_name(output):
+    return ((output.get("metadata") or {}).get("scrapbook") or {}).get("name")
+
+
+def tolerate(fresh_outputs, stored_outputs, sanitize=lambda s: s, rtol=RTOL,
+             glue_specs=None):
     """A copy of ``fresh_outputs`` in which every text that matches its stored
     counterpart within the tolerance is replaced by the stored text.
 
     Outputs are paired as nbval pairs them: the n-th value of each stream name
     or MIME type with the n-th stored one. Unpaired or non-matching values are
-    left unchanged, for nbval to report.
+    left unchanged, for nbval to report. ``glue_specs`` (see
+    :func:`glue_formats`) gives the formats the text prints glued values with.
     """
     fresh_outputs = copy.deepcopy(list(fresh_outputs))
+    glue_specs = glue_specs or {}
     stored_by_key = {}
-    for key, holder, field in _text_slots(stored_outputs):
-        stored_by_key.setdefault(key, []).append(holder[field])
+    for key, holder, field, output in _text_slots(stored_outputs):
+        stored_by_key.setdefault(key, []).append((holder[field], output))
     seen = {}
-    for key, holder, field in _text_slots(fresh_outputs):
+    for key, holder, field, _ in _text_slots(fresh_outputs):
         n = seen[key] = seen.get(key, -1) + 1
         candidates = stored_by_key.get(key, [])
-        if n < len(candidates):
-            stored = candidates[n]
-            if texts_match(sanitize(stored), sanitize(holder[field]), rtol):
-                holder[field] = stored
+        if n >= len(candidates):
+            continue
+        stored, stored_output = candidates[n]
+        match = None
+        if key == ("data", GLUE_MIME):
+            specs = glue_specs.get(_glued_name(stored_output))
+            match = glued_numbers_match(stored, holder[field], specs, rtol)
+        if match is None:
+            match = texts_match(sanitize(stored), sanitize(holder[field]), rtol)
+        if match:
+            holder[field] = stored
     return fresh_outputs
 
 
@@ -172,7 +249,12 @@ def install():
     original_compare = plugin.IPyNbCell.compare_outputs
 
     def compare_outputs(self, test, ref, skip_compare=None):
-        return original_compare(self, tolerate(test, ref, self.sanitize), ref, skip_compare)
+        notebook_file = self.parent
+        if not hasattr(notebook_file, "_glue_formats"):
+            notebook_file._glue_formats = glue_formats(notebook_file.nb)
+        tolerant = tolerate(test, ref, self.sanitize,
+                            glue_specs=notebook_file._glue_formats)
+        return original_compare(self, tolerant, ref, skip_compare)
 
     compare_outputs._tolerant = True
     plugin.IPyNbCell.compare_outputs = compare_outputs

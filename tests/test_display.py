@@ -1,8 +1,9 @@
 """The book's conventions for claims, tables and source (sparse_ae.display)."""
 
+import numpy as np
 import pytest
 
-from sparse_ae.display import check, source, table
+from sparse_ae.display import check, glue, source, table
 from sparse_ae.regularizers import bernoulli_kl
 
 
@@ -64,3 +65,52 @@ def test_long_claims_are_wrapped_to_the_column(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) > 1 and all(len(line) <= 76 for line in lines)
     assert lines[0].startswith("✓ a claim") and lines[1].startswith("  ")
+
+
+def _glued(monkeypatch):
+    """Capture what myst-nb's glue would store in the notebook."""
+    import myst_nb.ext.glue as myst_glue
+
+    stored = []
+    monkeypatch.setattr(
+        myst_glue, "ipy_display",
+        lambda bundle, raw, metadata: stored.append((bundle, metadata)),
+    )
+    return stored
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(np.float64(0.3088), "0.3088"), (np.float32(0.5), "0.5"),
+     (np.int64(7), "7"), (np.array(0.25), "0.25"), (0.125, "0.125"),
+     ("ReLU", "'ReLU'")],
+)
+def test_glue_stores_text_that_myst_can_format(monkeypatch, value, text):
+    stored = _glued(monkeypatch)
+    glue("x", value)
+    (bundle, metadata), = stored
+    plain = next(v for k, v in bundle.items() if k.endswith("text/plain"))
+    assert plain == text
+    assert metadata["scrapbook"]["name"] == "x"
+    if not isinstance(value, str):
+        float(plain)  # what {glue:text}`x:.3f` does with it
+
+
+@pytest.mark.parametrize(
+    "value, error, message",
+    [(np.float64("nan"), ValueError, "nan"), (float("inf"), ValueError, "inf"),
+     (np.ones(3), TypeError, "ndarray"), (True, TypeError, "bool"),
+     (None, TypeError, "NoneType")],
+)
+def test_glue_rejects_what_a_sentence_cannot_quote(monkeypatch, value, error,
+                                                   message):
+    stored = _glued(monkeypatch)
+    with pytest.raises(error, match=message):
+        glue("x", value)
+    assert stored == []
+
+
+def test_table_keeps_trailing_zeros_of_significant_figures():
+    text = repr(table([(0.66, 0.659, 100.0)], ["a", "b", "c"],
+                      formats={"a": ".3g", "b": ".3g", "c": ".3g"}))
+    assert text.splitlines()[-1].split() == ["0.660", "0.659", "100"]

@@ -85,6 +85,62 @@ def test_tolerate_replaces_only_matching_outputs():
     assert fresh[0]["text"] == "loss=0.3089\n"          # the input is not modified
 
 
+# --- glued numbers: compared at the precision the text prints them ------------------------
+
+def glue_output(name, text):
+    return nbformat.v4.new_output(
+        "display_data", data={tol.GLUE_MIME: text},
+        metadata={"scrapbook": {"name": name,
+                                "mime_prefix": "application/papermill.record/"}})
+
+
+def test_glue_formats_are_read_from_the_text():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(
+            "loss {glue:text}`loss:.4f`, share {glue:text}`share:+.1%` "
+            "of {glue:text}`name`"),
+        nbformat.v4.new_markdown_cell("again {glue:text}`loss:.2f`"),
+        nbformat.v4.new_code_cell("# {glue:text}`in_code:.3f` is not text"),
+    ])
+    assert tol.glue_formats(nb) == {
+        "loss": {".4f", ".2f"}, "share": {"+.1%"}, "name": {""}}
+
+
+@pytest.mark.parametrize(
+    "stored,fresh,specs,expected",
+    [
+        # measured across CPUs: a difference of two accuracies (chapter 8),
+        # 1% apart relatively, 0.0002 absolutely; the text prints -1.7%
+        ("-0.017266666666666614", "-0.017099999999999966", {"+.1%"}, True),
+        ("-0.017266666666666614", "-0.0191", {"+.1%"}, False),
+        ("28.265825271606445", "28.1368350982666", {".0f"}, True),  # "28 times"
+        ("28.27", "30.1", {".0f"}, False),
+        ("0.4656", "0.465", {".0%"}, True),   # shortest reprs of different length
+        ("0.4656", "0.4856", {".0%"}, False),
+        ("3.1e-07", "3.8e-07", {".0e"}, True),
+        ("3.1e-07", "5.1e-07", {".0e"}, False),
+        ("0.0100", "0.0104", {".2f"}, True),
+        ("0.0100", "0.0104", {".2f", ".4f"}, False),  # the finer sentence decides
+        ("'ReLU'", "'TopK'", {""}, None),   # words: the ordinary rules
+        ("0.3", "0.4", {""}, None),         # never formatted: the ordinary rules
+        ("0.3", "0.4", {".3g"}, None),      # a format this rule does not know
+        ("0.3", "0.4", None, None),         # not referenced in the text
+    ],
+)
+def test_glued_numbers_are_compared_as_printed(stored, fresh, specs, expected):
+    assert tol.glued_numbers_match(stored, fresh, specs) is expected
+
+
+def test_tolerate_compares_glued_numbers_at_the_printed_precision():
+    stored = [glue_output("gap", "-0.017266666666666614")]
+    fresh = [glue_output("gap", "-0.017099999999999966")]
+    assert tol.tolerate(fresh, stored) == fresh  # relatively 1% apart
+    assert tol.tolerate(fresh, stored, glue_specs={"gap": {"+.1%"}}) == stored
+    assert tol.tolerate(fresh, stored, glue_specs={"other": {"+.1%"}}) == fresh
+    far = [glue_output("gap", "-0.0191")]
+    assert tol.tolerate(far, stored, glue_specs={"gap": {"+.1%"}}) == far
+
+
 def test_root_conftest_installs_the_tolerant_comparison():
     from nbval import plugin
 
@@ -119,7 +175,7 @@ def test_stored_outputs_nudged_by_one_unit_still_match(path):
             continue
         for sign in (1, -1):
             fresh = json.loads(json.dumps(cell.outputs))  # a deep copy
-            for key, holder, field in tol._text_slots(fresh):
+            for key, holder, field, _ in tol._text_slots(fresh):
                 holder[field] = nudge(holder[field], sign)
             fresh = [nbformat.from_dict(o) for o in fresh]
             nudged_any |= fresh != cell.outputs
@@ -160,7 +216,7 @@ def test_nbval_passes_on_a_chapter_whose_stored_numbers_are_nudged(tmp_path):
     nb = nbformat.read(path, as_version=4)
     changed = 0
     for cell in nb.cells:
-        for key, holder, field in tol._text_slots(cell.get("outputs", [])):
+        for key, holder, field, _ in tol._text_slots(cell.get("outputs", [])):
             new = nudge(holder[field], 1 if changed % 2 else -1)
             changed += new != holder[field]
             holder[field] = new

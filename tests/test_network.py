@@ -203,6 +203,33 @@ def test_class_purity_by_hand():
                                             n_top=6), [2 / 6])
 
 
+def test_class_purity_quantile_moves_the_window_down():
+    """quantile=0 is the top window; 1 the weakest positive examples; 0.5
+    the middle of a unit's positive activations."""
+    labels = np.array([0, 0, 1, 1, 2, 2, 0])
+    # one unit, ranked from the largest: examples 0, 1 | 2, 3 | 4, 5;
+    # example 6 is 0 and never enters a window
+    codings = np.array([[6.0], [5.0], [4.0], [3.0], [2.0], [1.0], [0.0]])
+    top = class_purity(codings, labels, n_top=2)
+    np.testing.assert_allclose(top, [1.0])
+    np.testing.assert_allclose(class_purity(codings, labels, n_top=2,
+                                            quantile=0.0), top)
+    # 6 positive examples, windows of 2: first ranks 0, 2 and 4
+    mixed = np.array([[6.0], [5.0], [4.0], [3.0], [2.0], [1.0], [0.0]])
+    labels_mixed = np.array([0, 0, 1, 2, 3, 3, 0])
+    np.testing.assert_allclose(
+        class_purity(mixed, labels_mixed, n_top=2, quantile=0.5), [0.5],
+        err_msg="the middle window holds examples 2 and 3 (classes 1, 2)")
+    np.testing.assert_allclose(
+        class_purity(mixed, labels_mixed, n_top=2, quantile=1.0), [1.0],
+        err_msg="the last window holds examples 4 and 5 (class 3, 3): "
+                "zeros must not enter it")
+    with pytest.raises(ValueError, match="quantile"):
+        class_purity(codings, labels, n_top=2, quantile=1.5)
+    with pytest.raises(ValueError, match="quantile"):
+        class_purity(codings, labels, n_top=2, quantile=None)
+
+
 # ----------------------------------------------------------- bad arguments
 
 

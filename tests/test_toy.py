@@ -160,6 +160,30 @@ def test_best_instances_picks_the_lowest_loss_in_each_group():
         model.best_instances(x, 3)
     with pytest.raises(ValueError, match="^n_settings"):
         model.best_instances(x, 0)
+    with pytest.raises(ValueError, match="^tolerance"):
+        model.best_instances(x, 2, tolerance=-0.01)
+    with pytest.raises(ValueError, match="^tolerance"):
+        model.best_instances(x, 2, tolerance=float("nan"))
+
+
+def test_best_instances_prefers_the_first_start_within_the_tolerance():
+    """A start whose loss is within ``tolerance`` of the lowest wins if it
+    comes first: a tiny change of the losses (another CPU's rounding) must
+    not flip the pick between two nearly equal starts."""
+    model = ToyModel(N_FEATURES, N_HIDDEN, n_instances=3, seed=0)
+    model.W.assign(np.zeros((3, N_HIDDEN, N_FEATURES)))
+    # with W = 0, x_hat = ReLU(b): the bias alone sets each loss
+    model.b.assign(np.array([[0.47], [0.5], [0.9]]) * np.ones((3, N_FEATURES)))
+    one = toy_features(2000, N_FEATURES, 0.0, seed=0)
+    x = np.repeat(one[:, None, :], 3, axis=1)  # the same data for all three
+    losses = model.instance_losses(x)
+    assert np.argmin(losses) == 1 and losses[0] > losses[1], "instance 1 should be best (b = mean of x)"
+    excess = losses[0] / losses[1] - 1
+    assert 0 < excess < 0.02 < losses[2] / losses[1] - 1
+    assert model.best_instances(x, 1).tolist() == [0], "the default 2% admits start 0, which comes first"
+    assert model.best_instances(x, 1, tolerance=0).tolist() == [1], "tolerance 0 is the argmin"
+    assert model.best_instances(x, 1, tolerance=excess / 2).tolist() == [1]
+    assert model.best_instances(x, 1, tolerance=10.0).tolist() == [0]
 
 
 def test_dense_features_keep_the_most_important_ones():
