@@ -237,9 +237,11 @@ def plot_feature_density(frequencies, lowest=-4.0, bin_width=0.25):
 
     ``frequencies`` maps a panel title to one model's per-latent firing
     frequencies (:func:`sparse_ae.network.firing_frequency`); one panel per
-    model, side by side, sharing the y axis (% of the model's latents). Dead
-    latents (frequency 0, whose logarithm does not exist) get their own red
-    bar at the left, labelled "dead"; frequencies below ``10**lowest`` are
+    model, side by side, sharing the y axis (% of the model's latents).
+    Latents that never fire on these examples (frequency 0, whose logarithm
+    does not exist) get their own red bar at the left, labelled "silent"
+    (not "dead": a latent silent on a sample may fire elsewhere);
+    frequencies below ``10**lowest`` are
     counted in the first bin. After Bricken et al. (2023). Introduced in
     chapter 12.
     """
@@ -255,9 +257,9 @@ def plot_feature_density(frequencies, lowest=-4.0, bin_width=0.25):
         live = np.log10(np.clip(f[~dead], 10.0**lowest, 1.0))
         ax.hist(live, bins=bins, weights=np.full(live.size, 100.0 / f.size), color="tab:blue",
                 label="live")
-        ax.bar([dead_x], [100.0 * dead.mean()], width=0.45, color="tab:red", label="dead")
+        ax.bar([dead_x], [100.0 * dead.mean()], width=0.45, color="tab:red", label="silent")
         ticks = np.arange(np.ceil(lowest), 0.5)
-        ax.set_xticks([dead_x, *ticks], ["dead", *(f"{t:g}" for t in ticks)])
+        ax.set_xticks([dead_x, *ticks], ["silent", *(f"{t:g}" for t in ticks)])
         ax.set_title(title, fontsize=LABEL)
         ax.set_xlabel("log10 firing frequency", fontsize=LABEL)
         ax.tick_params(labelsize=SMALL)

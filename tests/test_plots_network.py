@@ -20,7 +20,7 @@ def test_feature_density_counts_dead_latents_in_their_own_bar():
     *live_b, dead_b = ax_b.patches
     assert dead_b.get_height() == 0.0
     assert sum(p.get_height() for p in live_b) == pytest.approx(100.0)
-    assert ax_a.get_xticklabels()[0].get_text() == "dead"
+    assert ax_a.get_xticklabels()[0].get_text() == "silent"
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"]
     with pytest.raises(ValueError, match="frequencies"):
         plot_feature_density({})
