@@ -33,7 +33,7 @@ models: $(STAMP)
 	TF_NUM_INTRAOP_THREADS=1 $(BIN)/python -m sparse_ae.zoo --jobs $(JOBS)
 
 test: book models
-	$(BIN)/pytest --nbval -n $(JOBS) --dist loadfile
+	$(BIN)/pytest --nbval -n $(JOBS) --dist loadfile --no-loadscope-reorder
 	$(MAKE) unit-jax
 
 unit: $(STAMP)
@@ -48,12 +48,12 @@ unit-jax: $(STAMP)
 	    --ignore=tests/test_nbval_config.py --ignore=tests/test_data.py
 
 nbval: models
-	$(BIN)/pytest --nbval book -n $(JOBS) --dist loadfile
+	$(BIN)/pytest --nbval book -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # Re-execute every chapter in place (after changing one), then check it.
 refresh: $(STAMP)
 	$(BIN)/python scripts/refresh_outputs.py --jobs $(JOBS)
-	$(BIN)/pytest --nbval book -n $(JOBS) --dist loadfile
+	$(BIN)/pytest --nbval book -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # Chapters 1-5 on Keras's JAX backend, in a scratch copy: every cell, and so
 # every check, must pass; outputs are not compared (the numbers differ).
