@@ -17,6 +17,7 @@ import html
 import inspect
 import math
 import numbers
+import re
 import textwrap
 
 __all__ = ["Table", "check", "glue", "source", "table"]
@@ -73,15 +74,21 @@ def glue(name, value, display=False):
     myst_glue(name, value, display=display)
 
 
+# A significant-figures format with no fill, alignment, width or "#" ("g",
+# ".3g", "+.4g"): the only kind whose trailing zeros _format restores.
+_BARE_G = re.compile(r"^([-+ ]?)((?:\.\d+)?g)$")
+
+
 def _format(value, fmt):
     if value is None:
         return ""
     if fmt:
-        if fmt.endswith("g") and "#" not in fmt:
+        bare = _BARE_G.match(fmt)
+        if bare:
             # keep trailing zeros: 0.660, not 0.66, so that a value printed
             # as 0.659 on another machine has the same number of decimals
-            fmt = "#" + fmt
-            return format(value, fmt).rstrip(".")
+            sign, precision = bare.groups()
+            return format(value, f"{sign}#{precision}").rstrip(".")
         return format(value, fmt)
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         return str(value)

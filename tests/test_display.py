@@ -114,3 +114,11 @@ def test_table_keeps_trailing_zeros_of_significant_figures():
     text = repr(table([(0.66, 0.659, 100.0)], ["a", "b", "c"],
                       formats={"a": ".3g", "b": ".3g", "c": ".3g"}))
     assert text.splitlines()[-1].split() == ["0.660", "0.659", "100"]
+
+
+def test_trailing_zeros_are_kept_only_for_bare_significant_figures():
+    """A sign is kept in its place; fill, alignment and width are left to
+    format() as given (a "#" in front would be read as a fill character)."""
+    text = repr(table([(0.66, 0.66, 0.66)], ["a", "b", "c"],
+                      formats={"a": "+.3g", "b": ">8.3g", "c": "*<6.2g"}))
+    assert text.splitlines()[-1].split() == ["+0.660", "0.66", "0.66**"]
