@@ -14,13 +14,16 @@ STAMP := $(VENV)/.installed
 # one core each (conftest.py sets one TensorFlow thread).
 JOBS ?= 2
 
-.PHONY: book test unit unit-jax nbval models refresh jax-chapters bench lab clean
+.PHONY: book test unit unit-jax nbval models refresh jax-chapters bench screenshots lab clean
 
+# pip installs without byte-compiling (it compiles file by file on one core,
+# half of its minute); compileall then compiles on every core.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet pip==26.3
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sparse_ae)" > /dev/null
 	touch $@
 
@@ -59,6 +62,11 @@ refresh: $(STAMP)
 # every check, must pass; outputs are not compared (the numbers differ).
 jax-chapters: $(STAMP)
 	$(BIN)/python scripts/run_chapters.py --backend jax book/0[1-5]_*.ipynb
+
+# The browser test, saving full-page screenshots of every page at 1280 and
+# 390 px in _build/screenshots, to look at what readers see.
+screenshots: book
+	SCREENSHOTS=1 $(BIN)/pytest tests/test_browser.py -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py

@@ -20,7 +20,9 @@ page's problems at once, each naming the block to fix:
 - at 390 px, a chapter list the "Toggle primary sidebar" button does not open;
 - at 1280 px, a chapter without its notebook (.ipynb) to download.
 
-Full-page screenshots are saved as _build/screenshots/<page>-<width>.jpg.
+With SCREENSHOTS=1 (`make screenshots`), full-page screenshots of every page
+are saved as _build/screenshots/<page>-<width>.jpg, to look at what readers
+see; they are off by default, as they took a quarter of this file's time.
 """
 
 import functools
@@ -40,7 +42,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # The built book; BOOK_HTML tests another build (e.g. one with other versions).
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+# Where SCREENSHOTS=1 saves screenshots (none by default).
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+TAKE_SCREENSHOTS = os.environ.get("SCREENSHOTS", "") not in ("", "0")
 # Debian's chromium by default; CHROMIUM=/path/to/chromium picks another
 # (e.g. /snap/bin/chromium on Ubuntu, where chromium is a snap).
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -363,11 +367,12 @@ def test_page(browser, server, path, width):
         if page.title().count(BOOK_TITLE) > 1:
             problems.append(f"the browser tab title repeats the book's name: {page.title()!r}")
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        # JPEG: a full page is up to 25,000 px tall, and encoding it as PNG
-        # took about a third of this test's time.
-        page.screenshot(path=str(SCREENSHOTS / f"{Path(path).stem}-{width}.jpg"),
-                        full_page=True, type="jpeg", quality=80)
+        if TAKE_SCREENSHOTS:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            # JPEG: a full page is up to 25,000 px tall, and encoding it as
+            # PNG took about a third of this test's time.
+            page.screenshot(path=str(SCREENSHOTS / f"{Path(path).stem}-{width}.jpg"),
+                            full_page=True, type="jpeg", quality=80)
 
         # What a reader can unfold must fit too: open hidden code cells.
         page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
@@ -418,8 +423,9 @@ def test_primary_sidebar_toggle(browser, server, width):
             assert not link.is_visible(), "below 992 px the chapter list starts hidden"
         toggle.click()
         link.wait_for(state="visible", timeout=3000)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"sidebar-open-{width}.png"))
+        if TAKE_SCREENSHOTS:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"sidebar-open-{width}.png"))
         link.click()
         page.wait_for_url("**/book/04_kl_sparse_autoencoder.html", timeout=5000)
     finally:

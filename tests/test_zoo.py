@@ -74,3 +74,29 @@ def test_every_used_model_is_known():
 def test_bad_arguments(name, log, message):
     with pytest.raises(ValueError, match=message):
         zoo.trained_autoencoder(name, np.zeros((1, 28, 28)), np.zeros((1, 28, 28)), log=log)
+
+
+def test_cache_key_follows_settings_source_seed_and_data(tmp_path, monkeypatch):
+    """A change to a model's settings, to the training code, to the seed or
+    to the data trains anew: each gives another cache file."""
+    monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path))
+    X_train, X_valid = np.zeros((4, 28, 28), np.float32), np.zeros((2, 28, 28), np.float32)
+
+    def path(**changes):
+        return zoo._cache_paths(changes.get("name", "kl"), changes.get("X_train", X_train),
+                                X_valid, 10, changes.get("seed", 42))[0]
+
+    before = path()
+    assert before == path()                       # the same inputs, the same file
+    assert before.parent == tmp_path / "models"
+    build, kwargs, chapter = zoo.BOOK_MODELS["kl"]
+    monkeypatch.setitem(zoo.BOOK_MODELS, "kl", (build, {**kwargs, "target": 0.2}, chapter))
+    assert path() != before
+    monkeypatch.setitem(zoo.BOOK_MODELS, "kl", (build, kwargs, chapter))
+    assert path() == before
+    with monkeypatch.context() as m:
+        m.setattr(zoo, "_source_digest", lambda: "changed")
+        assert path() != before
+    assert path(seed=0) != before
+    assert path(X_train=X_train + 1) != before
+    assert path(name="l1") != before
