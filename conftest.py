@@ -39,8 +39,8 @@ def pytest_collectstart(collector):
 
 
 # The suite's longest files, longest first (measured with --durations on the
-# 2-core CI machine: the browser test about a minute, the nbval tolerance
-# tests 75 s, chapters 7, 11, 12 and 13 about a minute each). pytest-xdist
+# 2-core CI machine: the browser test, the nbval tolerance tests and chapters
+# 7, 11, 12 and 13 about a minute each). pytest-xdist
 # hands whole files to its workers in collection order when run with
 # --no-loadscope-reorder (as the Makefile does), so the long files start
 # first and the many short unit-test files fill the gaps at the end, instead

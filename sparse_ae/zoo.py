@@ -303,15 +303,39 @@ def trained_autoencoder(
     return encoder, decoder, autoencoder
 
 
+def _taken(name, X_train, X_valid, seed, epochs=10):
+    """Whether the model is cached already, or another process is training it."""
+    weights_path, log_path = _cache_paths(name, X_train, X_valid, epochs, seed)
+    if weights_path.is_file() and log_path.is_file():
+        return True
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no sharing between processes
+        return False
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(str(weights_path) + ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    return False
+
+
 def warm(jobs=1, used=None):
     """Train every model in ``used`` (default :data:`USED`) that is not cached yet.
 
-    With ``jobs > 1``, the models are shared among that many processes: the
-    training of one small model does not keep two cores busy, so two
-    processes train about twice as fast as one.
+    With ``jobs > 1``, that many processes share the work: the training of
+    one small model does not keep two cores busy, so two processes train
+    about twice as fast as one. Each goes through the whole list, from its
+    own place in it, and trains the models that are neither cached nor
+    being trained by another: they finish within one model of each other,
+    whatever each model costs.
     """
     from .data import load_fashion_mnist
 
+    if jobs > 1 and used is not None:
+        raise ValueError("used is for jobs=1; the processes of jobs > 1 train USED")
     used = USED if used is None else used
     todo = [(name, seed) for name, seeds in used.items() for seed in seeds]
     if jobs > 1:
@@ -320,13 +344,7 @@ def warm(jobs=1, used=None):
         env = {"TF_NUM_INTRAOP_THREADS": "1", **os.environ}
         children = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "sparse_ae.zoo",
-                    "--part",
-                    f"{i}/{jobs}",
-                ],
+                [sys.executable, "-m", "sparse_ae.zoo", "--start", str(i)],
                 env=env,
             )
             for i in range(jobs)
@@ -335,12 +353,27 @@ def warm(jobs=1, used=None):
             raise RuntimeError(
                 "training the cached models failed in a child process"
             )
+        print(f"the {len(todo)} models the chapters use are in "
+              f"{cache_dir() / 'models'}")
         return
     (X_train, _), (X_valid, _), _ = load_fashion_mnist()
     for name, seed in todo:
         trained_autoencoder(
             name, X_train, X_valid, seed=seed, print_fn=print
         )
+
+
+def _warm_child(start):
+    """One process of ``warm(jobs)``: from ``start``, train what nobody has."""
+    from .data import load_fashion_mnist
+
+    todo = [(name, seed) for name, seeds in USED.items() for seed in seeds]
+    (X_train, _), (X_valid, _), _ = load_fashion_mnist()
+    for name, seed in todo[start:] + todo[:start]:
+        if not _taken(name, X_train, X_valid, seed):
+            trained_autoencoder(
+                name, X_train, X_valid, seed=seed, print_fn=print
+            )
 
 
 def main(argv=None):
@@ -350,19 +383,12 @@ def main(argv=None):
     parser.add_argument(
         "--jobs", type=int, default=1, help="parallel processes (default 1)"
     )
-    parser.add_argument(
-        "--part", help=argparse.SUPPRESS
-    )  # "i/n": this child's share
+    # A child of --jobs: where in the list it starts; it skips the models
+    # that are cached or being trained.
+    parser.add_argument("--start", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.part:
-        i, n = (int(v) for v in args.part.split("/"))
-        todo = [
-            (name, seed) for name, seeds in USED.items() for seed in seeds
-        ]
-        mine = {}
-        for name, seed in todo[i::n]:
-            mine.setdefault(name, []).append(seed)
-        warm(1, mine)
+    if args.start is not None:
+        _warm_child(args.start)
     else:
         warm(args.jobs)
 

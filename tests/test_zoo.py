@@ -100,3 +100,27 @@ def test_cache_key_follows_settings_source_seed_and_data(tmp_path, monkeypatch):
     assert path(seed=0) != before
     assert path(X_train=X_train + 1) != before
     assert path(name="l1") != before
+
+
+def test_a_model_is_taken_when_cached_or_locked(small_data, tmp_path, monkeypatch):
+    """What the processes of `warm(jobs > 1)` skip: a cached model, and one
+    whose lock another process holds (it is training it)."""
+    import fcntl
+
+    monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path))
+    X_train, X_valid = small_data[0][:64], small_data[1][:32]
+    assert not zoo._taken("baseline", X_train, X_valid, seed=42, epochs=1)
+    weights, log = zoo._cache_paths("baseline", X_train, X_valid, 1, 42)
+    with open(str(weights) + ".lock", "w") as lock:  # as trained_autoencoder holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert zoo._taken("baseline", X_train, X_valid, seed=42, epochs=1)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    assert not zoo._taken("baseline", X_train, X_valid, seed=42, epochs=1)
+    zoo.trained_autoencoder("baseline", X_train, X_valid, epochs=1, print_fn=lambda line: None)
+    assert weights.is_file() and log.is_file()
+    assert zoo._taken("baseline", X_train, X_valid, seed=42, epochs=1)
+
+
+def test_warm_with_several_jobs_trains_the_chapters_models_only():
+    with pytest.raises(ValueError, match="used is for jobs=1"):
+        zoo.warm(jobs=2, used={"kl": (42,)})
