@@ -339,17 +339,25 @@ def warm(jobs=1, used=None):
     used = USED if used is None else used
     todo = [(name, seed) for name, seeds in used.items() for seed in seeds]
     if jobs > 1:
-        # One TensorFlow thread each: two processes then share two cores
-        # without getting in each other's way (see conftest.py).
-        env = {"TF_NUM_INTRAOP_THREADS": "1", **os.environ}
+        # One TensorFlow thread per process: they then share the cores
+        # without getting in each other's way (see conftest.py). This
+        # process takes a share itself unless TensorFlow has started already
+        # (with its own number of threads).
+        here = _one_thread_here()
+        env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1"}
         children = [
             subprocess.Popen(
                 [sys.executable, "-m", "sparse_ae.zoo", "--start", str(i)],
                 env=env,
             )
-            for i in range(jobs)
+            for i in range(1 if here else 0, jobs)
         ]
-        if any(child.wait() for child in children):
+        try:
+            if here:
+                _warm_child(0)
+        finally:
+            failed = [child.wait() for child in children]
+        if any(failed):
             raise RuntimeError(
                 "training the cached models failed in a child process"
             )
@@ -361,6 +369,20 @@ def warm(jobs=1, used=None):
         trained_autoencoder(
             name, X_train, X_valid, seed=seed, print_fn=print
         )
+
+
+def _one_thread_here():
+    """Give this process one TensorFlow intra-op thread; False if TensorFlow
+    has started already and keeps the number it has."""
+    if keras.backend.backend() != "tensorflow":
+        return True
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+    except RuntimeError:  # "cannot be modified after initialization"
+        return False
+    return True
 
 
 def _warm_child(start):

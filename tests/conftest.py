@@ -1,13 +1,18 @@
+"""Fixtures and helpers of the unit tests.
+
+Nothing here imports Keras or sparse_ae at the top: pytest's main process
+loads this file before it starts its workers (pytest-xdist), and importing
+TensorFlow there cost 5 s on one core at the start of every run. The test
+modules import what they test, sparse_ae first (it quiets TensorFlow's
+start-up messages).
+"""
+
 import gzip
 import os
 from pathlib import Path
 
-import sparse_ae  # noqa: F401  (first: it quiets TensorFlow's start-up messages)
-import keras
 import numpy as np
 import pytest
-
-from sparse_ae import data
 
 
 def write_idx(path, array, compress=True):
@@ -31,6 +36,8 @@ def _require_real_data():
 
     Skipped on a developer machine without it; required under CI, where
     .ci/run installs it."""
+    from sparse_ae import data
+
     if data._has_all_files(data.DEBIAN_DIR):
         return data.DEBIAN_DIR
     if os.environ.get("CI"):
@@ -46,7 +53,13 @@ def real_data_dir():
 @pytest.fixture(scope="session")
 def fashion_mnist():
     """The real data, split as in the book, loaded once per test session."""
+    from sparse_ae import data
+
     return data.load_fashion_mnist(_require_real_data())
 
 
-from sparse_ae.gradients import gradient as autodiff  # noqa: E402,F401  (tests import it from here)
+def autodiff(*args, **kwargs):
+    """:func:`sparse_ae.gradients.gradient` (tests import it from here)."""
+    from sparse_ae.gradients import gradient
+
+    return gradient(*args, **kwargs)

@@ -1,5 +1,6 @@
 import json
 
+import keras
 import numpy as np
 import pytest
 
@@ -124,3 +125,12 @@ def test_a_model_is_taken_when_cached_or_locked(small_data, tmp_path, monkeypatc
 def test_warm_with_several_jobs_trains_the_chapters_models_only():
     with pytest.raises(ValueError, match="used is for jobs=1"):
         zoo.warm(jobs=2, used={"kl": (42,)})
+
+
+def test_warm_trains_in_this_process_only_before_tensorflow_starts():
+    """A process whose TensorFlow has started keeps its number of threads, so
+    warm(jobs > 1) leaves its share to a child with one thread. (Measured:
+    a model trained after _one_thread_here() has the very weights of one
+    trained under TF_NUM_INTRAOP_THREADS=1; with two threads they differ.)"""
+    keras.ops.convert_to_numpy(keras.ops.ones(2) + 1)  # TensorFlow has started
+    assert zoo._one_thread_here() is (keras.backend.backend() != "tensorflow")
