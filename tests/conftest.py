@@ -3,8 +3,8 @@
 Nothing here imports Keras or sparse_ae at the top: pytest's main process
 loads this file before it starts its workers (pytest-xdist), and importing
 TensorFlow there cost 5 s on one core at the start of every run. The test
-modules import what they test, sparse_ae first (it quiets TensorFlow's
-start-up messages).
+modules import what they test (TensorFlow's C++ start-up messages are off:
+the root conftest.py sets TF_CPP_MIN_LOG_LEVEL).
 """
 
 import gzip

@@ -22,7 +22,7 @@ page's problems at once, each naming the block to fix:
 
 With SCREENSHOTS=1 (`make screenshots`), full-page screenshots of every page
 are saved as _build/screenshots/<page>-<width>.jpg, to look at what readers
-see; they are off by default, as they took a quarter of this file's time.
+see; they are off by default, as they took a fifth of this file's time.
 """
 
 import functools
