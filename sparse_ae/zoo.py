@@ -205,22 +205,34 @@ def _cache_paths(name, X_train, X_valid, epochs, seed):
 
 
 @contextlib.contextmanager
-def _locked(path):
-    """Hold an exclusive lock on ``path`` + ".lock" (a no-op where locking is unavailable)."""
+def _locked(path, wait=True):
+    """Hold an exclusive lock on ``path`` + ".lock" while the block runs.
+
+    Yields True. With ``wait=False`` it does not wait: if another process
+    holds the lock, it yields False and holds nothing. Where locking is
+    unavailable it is a no-op that yields True.
+    """
     try:
         import fcntl
-    except (
-        ImportError
-    ):  # not POSIX: no sharing between processes, still correct
-        yield
+    except ImportError:  # not POSIX: no sharing between processes, still correct
+        yield True
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(str(path) + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _cached(weights_path, log_path):
+    """Whether a model's weights and training log are both in the cache."""
+    return weights_path.is_file() and log_path.is_file()
 
 
 def _summary(name, seed, epochs, history):
@@ -257,7 +269,7 @@ def trained_autoencoder(
         name, X_train, X_valid, epochs, seed
     )
     with _locked(weights_path):
-        if weights_path.is_file() and log_path.is_file():
+        if _cached(weights_path, log_path):
             record = json.loads(log_path.read_text())
             if log == "epochs":
                 for line in record["lines"]:
@@ -306,20 +318,10 @@ def trained_autoencoder(
 def _taken(name, X_train, X_valid, seed, epochs=10):
     """Whether the model is cached already, or another process is training it."""
     weights_path, log_path = _cache_paths(name, X_train, X_valid, epochs, seed)
-    if weights_path.is_file() and log_path.is_file():
+    if _cached(weights_path, log_path):
         return True
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no sharing between processes
-        return False
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(str(weights_path) + ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    return False
+    with _locked(weights_path, wait=False) as free:
+        return not free
 
 
 def warm(jobs=1, used=None):
