@@ -51,13 +51,10 @@ def test_every_glued_number_in_the_text_is_computed_in_the_chapter(path):
 
     import nbval_tolerance
 
-    used = set(nbval_tolerance.glue_formats(nbformat.read(path, as_version=4)))
-    computed = set()
-    for cell in cells(path):
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                computed.add(name)
+    nb = nbformat.read(path, as_version=4)
+    used = set(nbval_tolerance.glue_formats(nb))
+    computed = {nbval_tolerance._glued_name(output)
+                for cell in nb.cells for output in cell.get("outputs", [])}
     missing = used - computed
     assert not missing, f"{path.name}: the text uses glued values never computed: {sorted(missing)}"
 
@@ -108,7 +105,7 @@ def test_every_glued_number_is_printed_with_a_format_nbval_knows(path):
     formats = nbval_tolerance.glue_formats(nb)
     for i, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            name = nbval_tolerance._glued_name(output)
             if not name:
                 continue
             assert name in formats, f"{path.name}, cell {i}: {name} is glued but never used"
