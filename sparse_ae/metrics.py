@@ -18,7 +18,7 @@ __all__ = [
     "fraction_variance_explained",
     "normalized_mse",
     "l0",
-    "dead_fraction",
+    "silent_fraction",
     "loss_recovered",
     "pareto_front",
 ]
@@ -205,28 +205,20 @@ def fraction_variance_explained(x, x_hat):
 
 
 def normalized_mse(x, x_hat):
-    """``sum |x - x_hat|^2 / sum |x|^2``: the squared error relative to the data's size.
+    """``sum |x - x_hat|^2 / sum |x - mean(x)|^2``: Gao et al.'s *normalized MSE*.
 
-    0 for a perfect reconstruction, 1 for reconstructing everything as 0.
-    Unlike :func:`fraction_variance_explained` it compares with the origin,
-    not with the mean, so it depends on where the data's zero lies. Shapes as
-    in :func:`fraction_variance_explained`; raises ``ValueError`` if ``x`` is
-    all zeros.
-
-    Beware the name: Gao et al. (2024) call *normalized MSE* the error
-    divided by that of predicting the data's mean, i.e. ``1 - FVE``
-    (``1 - fraction_variance_explained(x, x_hat)``). This function divides
-    by ``sum |x|^2`` instead, so it equals theirs only for data of mean
-    zero; on data with a large mean (such as ReLU activations) it is
-    smaller, and flatters the reconstruction.
+    The squared error of the reconstruction relative to that of predicting
+    the mean example: 0 for a perfect reconstruction, 1 for one no better
+    than the mean. It is ``1 - fraction_variance_explained(x, x_hat)``, and on
+    the training data it is the reconstruction term of
+    :class:`sparse_ae.sae.SparseAutoencoder`'s loss (which divides by the
+    variance stored by ``adapt``). Shapes as in
+    :func:`fraction_variance_explained`; raises ``ValueError`` if every
+    example of ``x`` is the same.
 
     Introduced in chapter 12, *An SAE on a real network*.
     """
-    x, x_hat = _as_pair(x, x_hat)
-    total = np.sum(np.square(x))
-    if total == 0:
-        raise ValueError("x is all zeros: the normalized MSE is undefined")
-    return float(np.sum(np.square(x - x_hat)) / total)
+    return 1.0 - fraction_variance_explained(x, x_hat)
 
 
 def l0(latents):
@@ -240,11 +232,15 @@ def l0(latents):
     return float(np.count_nonzero(_as_latents(latents), axis=1).mean())
 
 
-def dead_fraction(latents):
+def silent_fraction(latents):
     """Share of latents that are exactly zero on every example of ``latents``.
 
-    ``latents`` has shape ``(n_examples, n_latents)``. A latent dead on these
-    inputs is wasted capacity: it reconstructs nothing.
+    ``latents`` has shape ``(n_examples, n_latents)``. A latent *silent* on
+    these inputs reconstructs nothing of them. It is not the same as *dead*,
+    which :class:`sparse_ae.sae.SparseAutoencoder` counts during training (no
+    firing in its last ``dead_after`` training examples, the definition AuxK
+    uses, reported by ``fit`` as ``dead_fraction``): a rare latent can be
+    silent on a small validation set and alive in training.
 
     Introduced in chapter 12, *An SAE on a real network*.
     """

@@ -27,6 +27,7 @@ import numbers
 import keras
 import numpy as np
 
+from ._checks import check_positive_int
 from .reproducibility import seed_everything
 
 __all__ = [
@@ -40,13 +41,6 @@ __all__ = [
 ]
 
 
-def _check_positive_int(name, value):
-    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
-            or value < 1):
-        raise ValueError(
-            f"{name} must be a positive integer, got {value!r}"
-        )
-    return int(value)
 
 
 def build_classifier(hidden=(128, 64), n_classes=10, input_shape=(28, 28)):
@@ -60,10 +54,10 @@ def build_classifier(hidden=(128, 64), n_classes=10, input_shape=(28, 28)):
     """
     if isinstance(hidden, numbers.Integral):
         hidden = (hidden,)
-    widths = [_check_positive_int("hidden", w) for w in tuple(hidden)]
+    widths = [check_positive_int("hidden", w) for w in tuple(hidden)]
     if not widths:
         raise ValueError("hidden must list at least one layer width")
-    n_classes = _check_positive_int("n_classes", n_classes)
+    n_classes = check_positive_int("n_classes", n_classes)
     layers = [keras.Input(shape=tuple(input_shape)),
               keras.layers.Flatten()]
     for i, width in enumerate(widths, start=1):
@@ -91,8 +85,8 @@ def train_classifier(X_train, y_train, hidden=(128, 64), epochs=3,
             f"y_train must hold one label per example of X_train, "
             f"got shape {y_train.shape} for {len(X_train)} examples"
         )
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
     seed_everything(seed)
     model = build_classifier(hidden, n_classes=int(y_train.max()) + 1,
                              input_shape=X_train.shape[1:])
@@ -145,7 +139,7 @@ def _run_layers(layers, x, batch_size):
     Calling the layers, rather than ``predict`` on a new model, spares the
     tracing of a new function for every cut of the network.
     """
-    batch_size = _check_positive_int("batch_size", batch_size)
+    batch_size = check_positive_int("batch_size", batch_size)
     outputs = []
     for start in range(0, len(x), batch_size):
         out = x[start:start + batch_size]
@@ -260,8 +254,8 @@ def firing_frequency(latents):
     """Per latent: the share of examples on which it is non-zero (*fires*).
 
     ``latents`` has shape ``(n_examples, n_latents)``. A latent that never
-    fires has frequency 0: it is dead on these examples (as in
-    :func:`sparse_ae.metrics.dead_fraction`), and the frequencies add up to
+    fires has frequency 0: it is silent on these examples (as in
+    :func:`sparse_ae.metrics.silent_fraction`), and the frequencies add up to
     the mean L0 (:func:`sparse_ae.metrics.l0`). An SAE's *feature density*
     histogram is the histogram of their ``log10`` (Bricken et al., 2023).
 
@@ -300,7 +294,7 @@ def class_purity(codings, labels, n_top=20, quantile=0.0):
         )
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
         raise ValueError("labels must be class ids: integers >= 0")
-    n_top = _check_positive_int("n_top", n_top)
+    n_top = check_positive_int("n_top", n_top)
     if n_top > len(codings):
         raise ValueError(
             f"n_top={n_top} is more than the {len(codings)} examples"

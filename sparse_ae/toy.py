@@ -28,6 +28,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ._checks import check_positive_int, check_seed
+
 __all__ = [
     "ToyModel",
     "cosine_similarities",
@@ -38,23 +40,6 @@ __all__ = [
     "superposition",
     "toy_features",
 ]
-
-
-def _is_int(value):
-    integral = isinstance(value, numbers.Integral)
-    return integral and not isinstance(value, bool)
-
-
-def _check_positive_int(name, value):
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_seed(seed):
-    if seed is not None and not _is_int(seed):
-        raise ValueError(f"seed must be None or an integer, got {seed!r}")
-    return None if seed is None else int(seed)
 
 
 def _check_sparsity(sparsity):
@@ -92,10 +77,10 @@ def toy_features(n_examples, n_features, sparsity, seed=None):
 
     Introduced in chapter 10, *Superposition in a toy model*.
     """
-    n_examples = _check_positive_int("n_examples", n_examples)
-    n_features = _check_positive_int("n_features", n_features)
+    n_examples = check_positive_int("n_examples", n_examples)
+    n_features = check_positive_int("n_features", n_features)
     s, single = _check_sparsity(sparsity)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     shape = (n_examples, len(s), n_features)
     values = rng.uniform(0.0, 1.0, size=shape).astype(np.float32)
     present = rng.uniform(0.0, 1.0, size=shape) >= s[:, None]
@@ -112,7 +97,7 @@ def geometric_importance(n_features, ratio):
 
     Introduced in chapter 10, *Superposition in a toy model*.
     """
-    n_features = _check_positive_int("n_features", n_features)
+    n_features = check_positive_int("n_features", n_features)
     try:
         r = float(ratio)
     except (TypeError, ValueError):
@@ -192,11 +177,11 @@ class ToyModel(keras.Model):
         seed=None,
         **kwargs,
     ):
-        n_features = _check_positive_int("n_features", n_features)
-        n_hidden = _check_positive_int("n_hidden", n_hidden)
-        n_instances = _check_positive_int("n_instances", n_instances)
+        n_features = check_positive_int("n_features", n_features)
+        n_hidden = check_positive_int("n_hidden", n_hidden)
+        n_instances = check_positive_int("n_instances", n_instances)
         importance = _check_importance(importance, n_features)
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         super().__init__(**kwargs)
         self.n_features = n_features
         self.n_hidden = n_hidden
@@ -283,7 +268,7 @@ class ToyModel(keras.Model):
 
         Introduced in chapter 10, *Superposition in a toy model*.
         """
-        n_settings = _check_positive_int("n_settings", n_settings)
+        n_settings = check_positive_int("n_settings", n_settings)
         if self.n_instances % n_settings:
             raise ValueError(
                 f"n_settings={n_settings} does not divide "

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from sparse_ae.metrics import (
-    dead_fraction,
     fraction_variance_explained,
     l0,
     loss_recovered,
     normalized_mse,
+    silent_fraction,
     rounded_accuracy,
     sparsity_report,
 )
@@ -73,9 +73,10 @@ def test_predicting_the_mean_explains_no_variance():
     x = _images()
     mean = np.broadcast_to(x.mean(axis=0), x.shape)
     assert fraction_variance_explained(x, mean) == pytest.approx(0.0, abs=1e-12)
-    # Predicting zeros loses all of x's energy, but explains negative variance.
-    assert normalized_mse(x, np.zeros_like(x)) == pytest.approx(1.0)
+    assert normalized_mse(x, mean) == pytest.approx(1.0)
+    # Predicting zeros, far from the data's mean, is worse than the mean.
     assert fraction_variance_explained(x, np.zeros_like(x)) < 0
+    assert normalized_mse(x, np.zeros_like(x)) > 1
 
 
 def test_fve_and_nmse_by_hand():
@@ -83,8 +84,8 @@ def test_fve_and_nmse_by_hand():
     x_hat = np.array([[1.0, 3.0], [3.0, 3.0]])
     # squared error 0 + 1 + 0 + 1 = 2; about the mean (2, 3): 1 + 1 + 1 + 1 = 4
     assert fraction_variance_explained(x, x_hat) == pytest.approx(1 - 2 / 4)
-    # sum of x squared: 1 + 4 + 9 + 16 = 30
-    assert normalized_mse(x, x_hat) == pytest.approx(2 / 30)
+    # Gao et al.'s normalized MSE: the error over the error of the mean
+    assert normalized_mse(x, x_hat) == pytest.approx(2 / 4)
     assert isinstance(fraction_variance_explained(x, x_hat), float)
 
 
@@ -112,11 +113,11 @@ def test_reconstruction_metrics_reject_bad_input(metric):
 def test_undefined_denominators():
     with pytest.raises(ValueError, match="no variance"):
         fraction_variance_explained(np.ones((3, 2)), np.zeros((3, 2)))
-    with pytest.raises(ValueError, match="all zeros"):
+    with pytest.raises(ValueError, match="no variance"):
         normalized_mse(np.zeros((3, 2)), np.ones((3, 2)))
 
 
-def test_l0_and_dead_fraction_by_hand():
+def test_l0_and_silent_fraction_by_hand():
     latents = np.array([
         [0.0, 2.0, 0.0, 1e-9, 0.0],
         [0.0, 0.5, 3.0, 0.0, 0.0],
@@ -125,10 +126,10 @@ def test_l0_and_dead_fraction_by_hand():
     # non-zero per example: 2, 2, 0 (a tiny 1e-9 counts: no threshold)
     assert l0(latents) == pytest.approx(4 / 3)
     # latents 0 and 4 never fire
-    assert dead_fraction(latents) == pytest.approx(2 / 5)
+    assert silent_fraction(latents) == pytest.approx(2 / 5)
 
 
-@pytest.mark.parametrize("metric", [l0, dead_fraction])
+@pytest.mark.parametrize("metric", [l0, silent_fraction])
 @pytest.mark.parametrize("bad", [np.zeros(5), np.zeros((0, 3)), np.zeros((2, 3, 4)), [[np.inf, 0.0]]])
 def test_latent_metrics_reject_bad_latents(metric, bad):
     with pytest.raises(ValueError, match="latents"):

@@ -273,9 +273,10 @@ def test_without_unit_norm_the_update_is_plain_sgd():
 
 
 def test_without_unit_norm_l1_grows_the_rows_and_shrinks_the_latents():
-    """The dodge of chapter 11: an l1 penalty on free rows makes the rows
+    """The dodge of chapter 11: a plain l1 penalty on free rows makes the rows
     longer and the latents smaller, so the penalty falls while the number of
-    active latents does not; with unit_norm it cannot."""
+    active latents does not; with unit_norm it cannot (and with the
+    norm-weighted penalty it gains nothing: tests/test_sae_variants.py)."""
     rng = np.random.default_rng(0)
     features = rng.normal(size=(8, N_INPUTS))
     features /= np.linalg.norm(features, axis=1, keepdims=True)
@@ -285,7 +286,8 @@ def test_without_unit_norm_l1_grows_the_rows_and_shrinks_the_latents():
     for unit_norm in (True, False):
         keras.utils.set_random_seed(0)
         model = compiled(
-            SparseAutoencoder(N_INPUTS, 12, l1=0.05, unit_norm=unit_norm, seed=0),
+            SparseAutoencoder(N_INPUTS, 12, l1=0.7, unit_norm=unit_norm,
+                              norm_weighted_l1=False, seed=0),
             optimizer=keras.optimizers.Adam(0.01),
         )
         model.fit(x, epochs=40, batch_size=64, verbose=0)
@@ -406,7 +408,9 @@ def test_auxk_gradient_reaches_the_dead_latents():
         ({"l1": -0.1}, "l1"),
         ({"l1": float("nan")}, "l1"),
         ({"l1": "a"}, "l1"),
-        ({"activation": "topk", "k": 3, "l1": 0.1}, "l1 must be 0 with activation='topk'"),
+        ({"activation": "topk", "k": 3, "l1": 0.1}, "l1 is only used with activation='relu'.*TopK already fixes"),
+        ({"l1": True}, "l1 must be a finite number"),
+        ({"l1": "0.1"}, "l1 must be a finite number"),
         ({"auxk": 4}, "auxk needs activation='topk'"),
         ({"activation": "topk", "k": 3, "auxk": 0}, "auxk must be a positive integer"),
         ({"activation": "topk", "k": 3, "auxk": N_LATENTS + 1}, "auxk=25 is larger than n_latents"),
