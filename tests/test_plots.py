@@ -13,7 +13,8 @@ def test_reconstructions_grid():
     fig = plot_reconstructions(images, [images * 0.5, images * 0.2], n_images=4, titles=["a", "b"])
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3 * 4
-    assert [fig.axes[i].get_ylabel() for i in (0, 4, 8)] == ["original", "a", "b"]
+    # each row is named above its first image
+    assert [fig.axes[i].get_title(loc="left") for i in (0, 4, 8)] == ["original", "a", "b"]
     np.testing.assert_allclose(fig.axes[4].images[0].get_array(), images[0] * 0.5)
     with pytest.raises(ValueError, match="one title per"):
         plot_reconstructions(images, [images], titles=["a", "b"])

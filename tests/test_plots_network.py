@@ -39,7 +39,8 @@ def test_sparsity_frontier_joins_each_family_in_order_of_l0():
     assert list(topk.get_xdata()) == [4, 8, 16]
     assert list(topk.get_ydata()) == [0.7, 0.8, 0.9]
     assert list(relu.get_xdata()) == [8]
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["TopK", "ReLU"]
+    (legend,) = fig.legends  # one legend, under the plot
+    assert [t.get_text() for t in legend.get_texts()] == ["TopK", "ReLU"]
     assert ax.get_xscale() == "log"
 
 
