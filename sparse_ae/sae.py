@@ -381,8 +381,8 @@ def _check_arguments(
     dead_after = check_positive_int("dead_after", dead_after)
     if not isinstance(unit_norm, bool):
         raise ValueError(f"unit_norm must be True or False, got {unit_norm!r}")
-    if norm_weighted_l1 is None:
-        norm_weighted_l1 = not unit_norm
+    if norm_weighted_l1 is None:  # only the l1 penalty has rows to weigh
+        norm_weighted_l1 = not unit_norm and activation == "relu"
     if not isinstance(norm_weighted_l1, bool):
         raise ValueError(
             f"norm_weighted_l1 must be None, True or False, got {norm_weighted_l1!r}"
@@ -518,8 +518,9 @@ class SparseAutoencoder(keras.Model):
       the norm of its dictionary row, ``l1 * sum_j latents[:, j] * |W_dec[j]|``
       (Anthropic's April 2024 update), which closes the loophole a free
       dictionary opens: shrinking the latents and growing the rows to match.
-      ``None`` (the default) means ``not unit_norm``: on with free rows, and
-      with unit rows the weights are 1 anyway. Chapter 11 sets it to ``False``
+      ``None`` (the default) means ``not unit_norm`` with ``"relu"``: on with
+      free rows, and with unit rows the weights are 1 anyway; the other
+      activations have no ℓ1 penalty to weigh. Chapter 11 sets it to ``False``
       with ``unit_norm=False`` to show the loophole;
     - ``seed``: seed of the initial dictionary (None: Keras's global seed, as
       set by :func:`sparse_ae.reproducibility.seed_everything`).

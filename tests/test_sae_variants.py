@@ -348,6 +348,15 @@ def test_defaults_of_the_variants():
     assert SparseAutoencoder(N_INPUTS, N_LATENTS).norm_weighted_l1 is False
 
 
+@pytest.mark.parametrize("activation", ["topk", "batchtopk"])
+def test_free_rows_without_an_l1_penalty_need_no_weighting(activation):
+    # The default weighting applies to the l1 penalty only: a TopK SAE with
+    # free rows (chapter 13's ablation) is built, not refused.
+    model = SparseAutoencoder(N_INPUTS, N_LATENTS, activation=activation, k=2,
+                              unit_norm=False)
+    assert model.norm_weighted_l1 is False and not model.unit_norm
+
+
 # ------------------------------------------------------------------- saving
 
 
