@@ -24,8 +24,16 @@ What it prints does not depend on the cache:
   giving its final metrics. A model missing from the cache is trained and
   stored first, silently, then loaded like any other.
 
-``python -m sparse_ae.zoo --jobs 2`` trains every model the chapters use,
-in parallel processes (``make test`` does this first).
+The sparse autoencoders of Part III are cached the same way:
+:func:`trained_sae` trains a :class:`sparse_ae.sae.SparseAutoencoder` on
+given data with :func:`sparse_ae.sae.train_sae` (to convergence: until the
+validation FVE stops improving) and caches its weights and training record,
+keyed by its settings, seed, data, source and library versions.
+:func:`sae_recipe` shows the lines that train it.
+
+``python -m sparse_ae.zoo --jobs 2`` trains every model the chapters use
+(:data:`USED`, and the SAEs of :data:`USED_SAES`), in parallel processes
+(``make test`` does this first).
 """
 
 from __future__ import annotations
@@ -45,16 +53,21 @@ import numpy as np
 
 from . import models
 from .data import cache_dir
-from .metrics import sparsity_report
+from .metrics import l0, sparsity_report
 from .reproducibility import seed_everything
+from .sae import SparseAutoencoder, train_sae
 from .training import EpochLogger, train
 
 __all__ = [
     "BOOK_MODELS",
     "SEEDS",
+    "USED_SAES",
     "DeadUnitsLogger",
+    "ValidationL0",
     "recipe",
+    "sae_recipe",
     "trained_autoencoder",
+    "trained_sae",
     "warm",
 ]
 
@@ -84,6 +97,13 @@ USED = {
     "topk11": (42,),
     "topk95": SEEDS,
 }
+
+#: The SAEs some chapter loads through :func:`trained_sae`: dicts of its
+#: keyword arguments, with ``n_latents``, and ``data`` naming the data
+#: (see :func:`sparse_ae.checkpoints.data`); ``warm()`` trains them too. The SAEs
+#: of chapters 12 and 13 are published checkpoints instead
+#: (:mod:`sparse_ae.checkpoints`), trained by ``make checkpoints``.
+USED_SAES = []
 
 
 class DeadUnitsLogger(keras.callbacks.Callback):
@@ -315,6 +335,185 @@ def trained_autoencoder(
     return encoder, decoder, autoencoder
 
 
+# ------------------------------------------------------------ SAEs (Part III)
+
+
+class ValidationL0(keras.callbacks.Callback):
+    """Add ``val_l0``, the SAE's mean L0 on the validation data, to each epoch's logs.
+
+    The number of latents firing per example (:func:`sparse_ae.metrics.l0`):
+    ``k`` for a TopK SAE, and what the ℓ1 penalty decides for a ReLU one.
+    """
+
+    def __init__(self, sae, x_valid):
+        super().__init__()
+        self.sae, self.x_valid = sae, x_valid
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            latents = keras.ops.convert_to_numpy(self.sae.encode(self.x_valid))
+            logs["val_l0"] = l0(latents)
+
+
+def _train_sae(x_train, x_valid, n_latents, seed, learning_rate, batch_size, settings):
+    """How every cached SAE is trained: the lines :func:`sae_recipe` shows."""
+    seed_everything(seed)
+    sae = SparseAutoencoder(x_train.shape[1], n_latents, seed=seed, **settings)
+    sae.adapt(x_train)  # b_dec at the mean, and the data's variance
+    history = train_sae(
+        sae,
+        x_train,
+        x_valid,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        callbacks=[ValidationL0(sae, x_valid)],
+    )
+    return sae, history
+
+
+def sae_recipe():
+    """The function that trains every cached SAE, as highlighted source."""
+    from .display import source
+
+    return source(_train_sae)
+
+
+def _sae_source_digest():
+    """A hash of the code that decides an SAE's trained weights and record."""
+    from . import reproducibility, sae
+
+    h = hashlib.sha256()
+    for obj in (sae, reproducibility, ValidationL0, _train_sae):
+        h.update(inspect.getsource(obj).encode())
+    return h.hexdigest()
+
+
+def _sae_settings(n_latents, seed, learning_rate, batch_size, settings):
+    """The settings of one SAE run as a JSON-able dict (checked by SparseAutoencoder)."""
+    return {
+        "n_latents": int(n_latents),
+        "seed": int(seed),
+        "learning_rate": float(learning_rate),
+        "batch_size": int(batch_size),
+        **{
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in settings.items()
+            if v is not None  # None is every optional setting's default
+        },
+    }
+
+
+def sae_name(settings):
+    """A short file name for an SAE run: its activation, sparsity knob, seed."""
+    parts = [settings.get("activation", "relu")]
+    for key in ("k", "l1", "l0", "auxk"):
+        if settings.get(key) is not None and settings.get(key) != 0:
+            parts.append(f"{key}{settings[key]:g}")
+    if settings.get("unit_norm") is False:
+        parts.append("free")
+    parts += [f"lr{settings['learning_rate']:g}", f"seed{settings['seed']}"]
+    return "-".join(parts)
+
+
+def _sae_cache_paths(x_train, x_valid, run):
+    key = json.dumps(
+        {
+            "run": run,
+            "data": [
+                hashlib.sha256(np.ascontiguousarray(x)).hexdigest()
+                for x in (x_train, x_valid)
+            ],
+            "source": _sae_source_digest(),
+            "versions": _library_versions(),
+        },
+        sort_keys=True,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    weights = cache_dir() / "models" / f"sae-{sae_name(run)}-{digest}.weights.h5"
+    return weights, weights.with_name(weights.name.replace(".weights.h5", ".log.json"))
+
+
+def _record(history):
+    """What is kept of a training run besides its weights."""
+    return {
+        "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "steps": int(history.steps),
+        "best_epoch": int(history.best_epoch),
+    }
+
+
+def trained_sae(
+    x_train,
+    x_valid,
+    n_latents,
+    *,
+    seed=42,
+    learning_rate=1e-3,
+    batch_size=1024,
+    **settings,
+):
+    """``(sae, record)``: a :class:`~sparse_ae.sae.SparseAutoencoder` trained to convergence, cached.
+
+    Trains (see :func:`sae_recipe`) ``SparseAutoencoder(x_train.shape[1],
+    n_latents, seed=seed, **settings)``, adapted on ``x_train``, with
+    :func:`sparse_ae.sae.train_sae` at ``learning_rate`` in batches of
+    ``batch_size``, until the FVE on ``x_valid`` stops improving, and keeps
+    the best epoch's weights. ``record`` holds the per-epoch ``history``
+    (every logged metric, with ``val_l0`` from :class:`ValidationL0`),
+    ``steps`` (optimizer steps taken) and ``best_epoch``. The weights and
+    the record are cached, keyed by the settings, the seed, the data, the
+    source of the SAE code and the library versions; a second call loads
+    them (the same weights bit for bit, on one machine).
+
+    Introduced in chapter 12, *An SAE on a real network*.
+    """
+    x_train = np.asarray(x_train, dtype=np.float32)
+    x_valid = np.asarray(x_valid, dtype=np.float32)
+    run = _sae_settings(n_latents, seed, learning_rate, batch_size, settings)
+    SparseAutoencoder(x_train.shape[1], n_latents, seed=seed, **settings)  # checks
+    weights_path, log_path = _sae_cache_paths(x_train, x_valid, run)
+    with _locked(weights_path):
+        if _cached(weights_path, log_path):
+            record = json.loads(log_path.read_text())
+        else:
+            sae, history = _train_sae(
+                x_train, x_valid, n_latents, seed, learning_rate, batch_size, settings
+            )
+            record = _record(history)
+            try:
+                tmp = weights_path.with_name(f"tmp-{os.getpid()}-{weights_path.name}")
+                sae.save_weights(tmp)
+                log_path.write_text(json.dumps(record))
+                os.replace(tmp, weights_path)
+            except OSError:  # no writable cache: the next call trains again
+                pass
+            return sae, record
+    sae = SparseAutoencoder(x_train.shape[1], n_latents, seed=seed, **settings)
+    sae.load_weights(weights_path)
+    return sae, record
+
+
+def _sae_run_settings(**kwargs):
+    """The run :func:`trained_sae` makes of these keyword arguments (with its defaults)."""
+    bound = inspect.signature(trained_sae).bind(None, None, **kwargs)
+    bound.apply_defaults()
+    arguments = dict(bound.arguments)
+    settings = arguments.pop("settings")
+    return _sae_settings(
+        arguments["n_latents"], arguments["seed"], arguments["learning_rate"],
+        arguments["batch_size"], settings,
+    )
+
+
+def _sae_taken(x_train, x_valid, run):
+    """Whether the SAE run is cached already, or another process is training it."""
+    weights_path, log_path = _sae_cache_paths(x_train, x_valid, run)
+    if _cached(weights_path, log_path):
+        return True
+    with _locked(weights_path, wait=False) as free:
+        return not free
+
+
 def _taken(name, X_train, X_valid, seed, epochs=10):
     """Whether the model is cached already, or another process is training it."""
     weights_path, log_path = _cache_paths(name, X_train, X_valid, epochs, seed)
@@ -325,7 +524,8 @@ def _taken(name, X_train, X_valid, seed, epochs=10):
 
 
 def warm(jobs=1, used=None):
-    """Train every model in ``used`` (default :data:`USED`) that is not cached yet.
+    """Train every model in ``used`` (default :data:`USED`, then the SAEs of
+    :data:`USED_SAES`) that is not cached yet.
 
     With ``jobs > 1``, that many processes share the work: the training of
     one small model does not keep two cores busy, so two processes train
@@ -338,39 +538,44 @@ def warm(jobs=1, used=None):
 
     if jobs > 1 and used is not None:
         raise ValueError("used is for jobs=1; the processes of jobs > 1 train USED")
-    used = USED if used is None else used
-    todo = [(name, seed) for name, seeds in used.items() for seed in seeds]
     if jobs > 1:
-        # One TensorFlow thread per process: they then share the cores
-        # without getting in each other's way (see conftest.py). This
-        # process takes a share itself unless TensorFlow has started already
-        # (with its own number of threads).
-        here = _one_thread_here()
-        env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1"}
-        children = [
-            subprocess.Popen(
-                [sys.executable, "-m", "sparse_ae.zoo", "--start", str(i)],
-                env=env,
-            )
-            for i in range(1 if here else 0, jobs)
-        ]
-        try:
-            if here:
-                _warm_child(0)
-        finally:
-            failed = [child.wait() for child in children]
-        if any(failed):
-            raise RuntimeError(
-                "training the cached models failed in a child process"
-            )
-        print(f"the {len(todo)} models the chapters use are in "
+        in_processes("sparse_ae.zoo", jobs, _warm_child)
+        print(f"the {len(_todo())} models the chapters use are in "
               f"{cache_dir() / 'models'}")
         return
-    (X_train, _), (X_valid, _), _ = load_fashion_mnist()
-    for name, seed in todo:
-        trained_autoencoder(
-            name, X_train, X_valid, seed=seed, print_fn=print
+    if used is not None:
+        (X_train, _), (X_valid, _), _ = load_fashion_mnist()
+        for name, seeds in used.items():
+            for seed in seeds:
+                trained_autoencoder(name, X_train, X_valid, seed=seed, print_fn=print)
+        return
+    _warm_child(0)
+
+
+def in_processes(module, jobs, child):
+    """Run ``child(start)`` in ``jobs`` processes that share a list of work.
+
+    The others are ``python -m module --start i``, with one TensorFlow thread
+    each: they then share the cores without getting in each other's way (see
+    conftest.py). This process runs ``child(0)`` itself unless TensorFlow has
+    started already (with its own number of threads). Used by :func:`warm`
+    and by ``python -m sparse_ae.checkpoints``.
+    """
+    here = _one_thread_here()
+    env = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1"}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, "--start", str(i)], env=env
         )
+        for i in range(1 if here else 0, jobs)
+    ]
+    try:
+        if here:
+            child(0)
+    finally:
+        failed = [process.wait() for process in children]
+    if any(failed):
+        raise RuntimeError(f"training failed in a child process of {module}")
 
 
 def _one_thread_here():
@@ -387,17 +592,39 @@ def _one_thread_here():
     return True
 
 
+def _todo():
+    """Every model :func:`warm` trains: ``("book", name, seed)`` and ``("sae", run)``."""
+    return [("book", name, seed) for name, seeds in USED.items() for seed in seeds] + [
+        ("sae", run) for run in USED_SAES
+    ]
+
+
+def _sae_run(run):
+    """``(x_train, x_valid, keyword arguments of trained_sae)`` for an entry of :data:`USED_SAES`."""
+    from .checkpoints import data
+
+    run = dict(run)
+    x_train, x_valid = data(run.pop("data"))
+    return x_train, x_valid, run
+
+
 def _warm_child(start):
     """One process of ``warm(jobs)``: from ``start``, train what nobody has."""
     from .data import load_fashion_mnist
 
-    todo = [(name, seed) for name, seeds in USED.items() for seed in seeds]
+    todo = _todo()
     (X_train, _), (X_valid, _), _ = load_fashion_mnist()
-    for name, seed in todo[start:] + todo[:start]:
-        if not _taken(name, X_train, X_valid, seed):
-            trained_autoencoder(
-                name, X_train, X_valid, seed=seed, print_fn=print
-            )
+    for job in todo[start:] + todo[:start]:
+        if job[0] == "book":
+            _, name, seed = job
+            if not _taken(name, X_train, X_valid, seed):
+                trained_autoencoder(
+                    name, X_train, X_valid, seed=seed, print_fn=print
+                )
+        else:
+            x_train, x_valid, kwargs = _sae_run(job[1])
+            if not _sae_taken(x_train, x_valid, _sae_run_settings(**kwargs)):
+                trained_sae(x_train, x_valid, **kwargs)
 
 
 def main(argv=None):
