@@ -62,7 +62,7 @@ unit-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/pytest tests -n $(JOBS) -p no:cacheprovider \
 	    --ignore=tests/test_browser.py --ignore=tests/test_nbval_tolerance.py \
 	    --ignore=tests/test_nbval_config.py --ignore=tests/test_data.py \
-    --ignore=tests/test_requirements.py
+	    --ignore=tests/test_requirements.py
 
 nbval: models
 	$(BIN)/pytest --nbval book -n $(JOBS) --dist loadfile --no-loadscope-reorder
