@@ -518,7 +518,8 @@ WIDE_TABLES = """() => {
 
 
 # Inline code broken inside an identifier or a number: every line break in
-# a `code.literal` must follow a space or one of ". ( [ , = /".
+# a `code.literal` must follow a space or one of "( [ , = /", or a "." that
+# a name follows (keras.|ops, not 1.|7e-05).
 CODE_BROKEN = """() => {
     const broken = [];
     const range = document.createRange();
@@ -532,7 +533,9 @@ CODE_BROKEN = """() => {
                 range.setEnd(n, i + 1);
                 const rect = range.getClientRects()[0];
                 if (rect && /\\S/.test(n.data[i])) {
-                    if (top !== null && rect.top - top > 2 && !/[\\s.(\\[,=\\/]/.test(before)) {
+                    const between = /[\\s(\\[,=\\/]/.test(before)
+                        || (before === '.' && /[A-Za-z_]/.test(n.data[i]));
+                    if (top !== null && rect.top - top > 2 && !between) {
                         broken.push(text + '|' + code.textContent.slice(text.length));
                     }
                     top = rect.top;
@@ -672,7 +675,7 @@ def test_the_chapter_list_shows_the_current_chapter(browser, server):
         page.goto(server + pages[0], wait_until="networkidle")
         page.goto(server + pages[-1], wait_until="load")
         link = page.locator("nav.bd-docs-nav a.current")  # the current page's entry
-        assert Path(pages[-1]).stem.split("_", 1)[0] in link.first.text_content()
+        assert link.count() == 1, "one entry marked as the current page"
         page.wait_for_function(
             "(a) => { const r = a.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }",
             arg=link.first.element_handle(), timeout=3000)

@@ -12,9 +12,9 @@
  *    exponent ("-0.05", "4.649e-02") in the text, in a table or in a
  *    checked claim is put in a span.sparse-ae-number that does not wrap:
  *    browsers otherwise break a line after its minus sign.
- * 3. Inline code breaks only between tokens: after ". ( [ , = /" and at
- *    spaces, never inside an identifier or a number
- *    (kullback_leibler_divergence, 1e-3).
+ * 3. Inline code breaks only between tokens: after "( [ , = /", after a
+ *    "." before a name, and at spaces; never inside an identifier or a
+ *    number (kullback_leibler_divergence, 1e-3, 1.7e-05).
  * 4. A table wider than its block scrolls inside it and says so: the block
  *    gets the class sparse-ae-wide (it fades out at the edge that hides more
  *    columns until it is scrolled to its end, and keeps its first column in
@@ -93,12 +93,14 @@
     }
   };
 
-  // 3. Inline code: break after these characters, and nowhere else.
-  const BREAK_AFTER = /[^.([,=/]+[.([,=/]*|[.([,=/]+/g;
+  // 3. Inline code: break after "( [ , = /", and after a "." that starts a
+  // name (keras.|ops, not 1.|5), and nowhere else.
+  const BREAK_AFTER = /(?:[^.([,=/]|\.(?![A-Za-z_]))+(?:[([,=/]|\.(?=[A-Za-z_]))*|(?:[([,=/]|\.(?=[A-Za-z_]))+/g;
   const breakInlineCode = (article) => {
     for (const pre of article.querySelectorAll("code.literal span.pre")) {
       if (pre.closest("table") || pre.childElementCount) continue;
       const pieces = pre.textContent.match(BREAK_AFTER) || [];
+      if (pieces.join("") !== pre.textContent) continue;
       if (pieces.length < 2 && !BREAKABLE.test(pre.textContent)) {
         pre.classList.add("sparse-ae-token");
         continue;
