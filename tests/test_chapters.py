@@ -324,3 +324,25 @@ def test_no_visible_cell_only_glues(path):
 ])
 def test_only_glues_follows_its_definition(source, later, expected):
     assert only_glues(source, later) is expected
+
+
+# ---- Figures (sparse_ae/plots.py's docstring: drawn for the column and a
+# phone). The browser test measures each image assuming its text is at
+# least sparse_ae.plots.MIN_FONT_PT points; that holds for the figures
+# sparse_ae.plots draws (tests/test_plots_legible.py), so every figure of a
+# chapter must come from there: a plot_* function or plots.figure().
+DRAWS = re.compile(r"\b(?:plot_\w+|figure)\(")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_is_drawn_by_sparse_ae_plots(path):
+    chapter = cells(path)
+    imports_plots = any("sparse_ae.plots" in "".join(c["source"]) for c in chapter
+                        if c["cell_type"] == "code")
+    for i, cell in enumerate(chapter):
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        if images:
+            assert imports_plots and DRAWS.search("".join(cell["source"])), (
+                f"{path.name}, cell {i}: a figure not drawn by sparse_ae.plots (a plot_* "
+                "function or plots.figure()), so nothing checks that its text is legible "
+                "on a phone")
