@@ -36,7 +36,7 @@ $(STAMP): requirements.txt pyproject.toml
 # the build imports as it goes.
 $(BOOK_STAMP): requirements-book.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --no-compile -r requirements-book.txt
+	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -r requirements-book.txt
 	touch $@
 
 book: $(BOOK_STAMP)
