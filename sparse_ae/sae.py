@@ -1020,8 +1020,8 @@ class SparseAutoencoder(keras.Model):
             indices = sparse_ops.select_top_k(pre_activations * dead, self.auxk)
             aux_latents = ops.relu(
                 sparse_ops.encode_selected(
-                    ops.cast(x, x_hat.dtype) - self.b_dec, self.W_enc,
-                    self.b_enc, indices,
+                    ops.cast(x, x_hat.dtype), self.b_dec, self.W_enc,
+                    self.b_enc, pre_activations, indices,
                 )
                 * ops.take(dead, indices, axis=0)
             )

@@ -100,18 +100,43 @@ def _gather(table, indices):
     return ops.take(ops.reshape(table, ops.shape(table)), indices, axis=0)
 
 
-def encode_selected(centered, W_enc, b_enc, indices):
-    """The pre-activations of the selected latents only, shape ``(n_rows, k)``.
+def encode_selected(x, b_dec, W_enc, b_enc, pre_activations, indices):
+    """The selected pre-activations, ``(n_rows, k)``, with a gradient that touches only them.
 
-    Entry ``[i, j]`` is ``centered[i] @ W_enc[:, indices[i, j]] +
-    b_enc[indices[i, j]]``. Its gradient reaches ``W_enc`` and ``b_enc`` only
-    at the selected latents (a scatter-add of ``k`` columns per example).
+    The value is ``pre_activations`` at ``indices`` (the dense encoder
+    product already computed them). The gradient is that of
+    ``(x - b_dec) @ W_enc[:, indices] + b_enc[indices]``, computed without
+    ever forming the dense ``(n_rows, n_latents)`` gradient:
+
+    - ``W_enc``: a scatter-add of ``upstream[i, j] * (x[i] - b_dec)`` into
+      column ``indices[i, j]``, ``k`` columns per example;
+    - ``b_enc``: a scatter-add of the upstream gradient, ``s``, ``(n_latents,)``;
+    - ``b_dec``: ``-W_enc @ s``, one matrix-vector product (Gao et al. sum
+      over the batch first in the same way);
+    - ``x``: ``sum_j upstream[i, j] * W_enc[:, indices[i, j]]`` (which a
+      training step does not use, and XLA leaves out).
 
     Introduced in chapter 13, *TopK done properly*.
     """
-    columns = _gather(ops.transpose(W_enc), indices)  # (n, k, d)
-    scores = ops.sum(ops.expand_dims(centered, 1) * columns, axis=-1)
-    return scores + _gather(b_enc, indices)
+    n_latents = W_enc.shape[1]
+    value = ops.take_along_axis(ops.stop_gradient(pre_activations), indices, axis=1)
+    at = ops.reshape(indices, (-1, 1))
+
+    @ops.custom_gradient
+    def selected(x, b_dec, W_enc, b_enc):
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            centered = x - b_dec
+            updates = ops.expand_dims(upstream, -1) * ops.expand_dims(centered, 1)
+            W_enc_t = ops.scatter(at, ops.reshape(updates, (-1, centered.shape[-1])), (n_latents, centered.shape[-1]))
+            per_latent = ops.scatter(at, ops.reshape(upstream, (-1,)), (n_latents,))
+            columns = ops.take(ops.transpose(W_enc), indices, axis=0)
+            x_gradient = ops.sum(ops.expand_dims(upstream, -1) * columns, axis=1)
+            return x_gradient, -ops.matmul(W_enc, per_latent), ops.transpose(W_enc_t), per_latent
+
+        return value, gradient
+
+    return selected(x, b_dec, W_enc, b_enc)
 
 
 def decode_selected(indices, values, dictionary):
@@ -136,10 +161,11 @@ def sparse_topk_forward(x, W_enc, b_enc, dictionary, b_dec, k):
 
     Introduced in chapter 13, *TopK done properly*.
     """
-    centered = x - b_dec
-    pre_activations = ops.stop_gradient(ops.matmul(centered, W_enc) + b_enc)
+    pre_activations = ops.stop_gradient(ops.matmul(x - b_dec, W_enc) + b_enc)
     indices = select_top_k(pre_activations, k)
-    values = ops.relu(encode_selected(centered, W_enc, b_enc, indices))
+    values = ops.relu(
+        encode_selected(x, b_dec, W_enc, b_enc, pre_activations, indices)
+    )
     x_hat = decode_selected(indices, values, dictionary) + b_dec
     return pre_activations, indices, values, x_hat
 

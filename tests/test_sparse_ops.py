@@ -8,9 +8,10 @@ the same weights after a short training run, to float32 rounding.
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from sparse_ae import sparse_ops
-from sparse_ae.gradients import loss_and_gradients
+from sparse_ae.gradients import gradient, loss_and_gradients
 from sparse_ae.sae import SPARSE_CROSSOVER, SparseAutoencoder
 
 # Distinct sizes, so that a tensor's shape tells which dimensions it has.
@@ -48,18 +49,45 @@ def test_select_top_k_finds_large_entries_hidden_in_one_block():
     np.testing.assert_array_equal(got, np.sort(np.argsort(-values, axis=1)[:, :6], axis=1))
 
 
-def test_encode_and_decode_selected_are_the_dense_products_at_the_selection():
+def test_encode_selected_is_the_dense_product_at_the_selection_and_so_is_its_gradient():
+    """Value and gradient with respect to x, b_dec, W_enc and b_enc, against
+    the dense product gathered at the selection (differentiated by the backend)."""
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(10, N_INPUTS)).astype(np.float32)
+    x, b_dec = rng.normal(size=(10, N_INPUTS)).astype(np.float32), rng.normal(size=N_INPUTS).astype(np.float32)
     W_enc = rng.normal(size=(N_INPUTS, N_LATENTS)).astype(np.float32)
     b_enc = rng.normal(size=N_LATENTS).astype(np.float32)
+    indices = np.stack([rng.choice(N_LATENTS, K, replace=False) for _ in range(10)]).astype(np.int32)
+    indices[0, 1] = indices[1, 2]  # a latent selected by two examples sums both
+    weights = rng.normal(size=(10, K)).astype(np.float32)
+    pre = (x - b_dec) @ W_enc + b_enc
+    np.testing.assert_array_equal(
+        to_numpy(sparse_ops.encode_selected(x, b_dec, W_enc, b_enc, pre, indices)),
+        np.take_along_axis(pre, indices, axis=1),
+    )
+    arguments = {"x": x, "b_dec": b_dec, "W_enc": W_enc, "b_enc": b_enc}
+
+    def loss(sparse, name):
+        def f(value):
+            a = {**arguments, name: value}
+            dense = ops.matmul(a["x"] - a["b_dec"], a["W_enc"]) + a["b_enc"]
+            if sparse:
+                selected = sparse_ops.encode_selected(a["x"], a["b_dec"], a["W_enc"], a["b_enc"], dense, indices)
+            else:
+                selected = ops.take_along_axis(dense, indices, axis=1)
+            return ops.sum(selected * weights)
+        return f
+
+    for name, value in arguments.items():
+        np.testing.assert_allclose(
+            gradient(loss(True, name), value), gradient(loss(False, name), value), rtol=1e-5, atol=1e-5,
+            err_msg=f"the gradient with respect to {name}",
+        )
+
+
+def test_decode_selected_is_the_dense_product_of_the_scattered_latents():
+    rng = np.random.default_rng(3)
     W_dec = rng.normal(size=(N_LATENTS, N_INPUTS)).astype(np.float32)
     indices = np.stack([rng.choice(N_LATENTS, K, replace=False) for _ in range(10)]).astype(np.int32)
-    pre = x @ W_enc + b_enc
-    np.testing.assert_allclose(
-        to_numpy(sparse_ops.encode_selected(x, W_enc, b_enc, indices)),
-        np.take_along_axis(pre, indices, axis=1), rtol=1e-5, atol=1e-5,
-    )
     values = rng.uniform(size=(10, K)).astype(np.float32)
     dense = np.zeros((10, N_LATENTS), np.float32)
     np.put_along_axis(dense, indices, values, axis=1)
@@ -149,16 +177,20 @@ def test_sparse_step_trains_to_the_same_weights(unit_norm):
 
 
 def test_auto_chooses_the_sparse_step_above_the_crossover():
-    def uses(n_latents, k, auxk=None, **kwargs):
-        return SparseAutoencoder(N_INPUTS, n_latents, activation="topk", k=k, auxk=auxk, **kwargs).uses_sparse_step
+    from sparse_ae.sae import _resolve_sparse
+
+    def uses(n_latents, k, auxk=None, activation="topk", prefixes=None, sparse="auto"):
+        return _resolve_sparse(sparse, n_latents, k, auxk, activation, prefixes)
 
     k = 2
     assert uses(SPARSE_CROSSOVER * k, k)
     assert not uses(SPARSE_CROSSOVER * k - 1, k)
     assert not uses(SPARSE_CROSSOVER * k, k, auxk=k + 1), "AuxK's selection counts too"
-    assert not uses(SPARSE_CROSSOVER * k, k, prefixes=[4])
-    assert not SparseAutoencoder(N_INPUTS, 512, activation="relu").uses_sparse_step
+    assert not uses(SPARSE_CROSSOVER * k, k, prefixes=(4, SPARSE_CROSSOVER * k))
+    assert not uses(512, None, activation="relu")
     assert uses(4, k, sparse=True) and not uses(512, k, sparse=False)
+    model = SparseAutoencoder(N_INPUTS, SPARSE_CROSSOVER * k, activation="topk", k=k)
+    assert model.sparse == "auto" and model.uses_sparse_step
 
 
 @pytest.mark.parametrize(
