@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import keras
 
+from ._checks import check_positive_int
+
 __all__ = ["data_parallel", "latent_layout_map", "latent_parallel"]
 
 
@@ -72,8 +74,8 @@ def latent_parallel(n_model=None, devices=None):
     Introduced in chapter 13, *TopK done properly*.
     """
     devices = _devices(devices)
-    n_model = len(devices) if n_model is None else n_model
-    if not isinstance(n_model, int) or n_model < 1 or len(devices) % n_model:
+    n_model = len(devices) if n_model is None else check_positive_int("n_model", n_model)
+    if len(devices) % n_model:
         raise ValueError(
             f"n_model must be a positive divisor of the number of devices ({len(devices)}), got {n_model!r}"
         )

@@ -10,16 +10,16 @@ not all ``n_latents`` of them:
   dense product ``latents @ W_dec`` costs ``O(batch * n_latents *
   n_inputs)``, mostly multiplying zeros;
 - the encoder's gradient reaches only the selected latents. The choice is
-  made on the pre-activations under ``stop_gradient``, and the selected
-  values are computed again from the ``k`` selected columns of ``W_enc``
-  (:func:`encode_selected`), so that automatic differentiation turns the
-  gather into a scatter-add of ``k`` columns per example, instead of the
-  dense product ``x.T @ grad`` of the full ``(batch, n_latents)`` gradient.
+  made on the pre-activations under ``stop_gradient``; the selected values
+  are read from them, and a custom gradient (:func:`encode_selected`)
+  scatter-adds into the ``k`` selected columns of ``W_enc`` per example,
+  instead of the dense product ``x.T @ grad`` of the full
+  ``(batch, n_latents)`` gradient.
 
 That is the idea of the sparse kernels of Gao et al.'s reference
 implementation (openai/sparse_autoencoder, ``kernels.py``), written here with
-``keras.ops`` only, so that it runs on Keras's TensorFlow and JAX backends
-and under their automatic differentiation (no custom gradient).
+``keras.ops`` only (the one custom gradient is ``keras.ops.custom_gradient``),
+so that it runs on Keras's TensorFlow and JAX backends.
 
 No ``(batch, n_latents, n_inputs)`` tensor is ever formed: the largest
 tensors are the pre-activations, ``(batch, n_latents)``, and the gathered

@@ -80,5 +80,7 @@ def test_latent_parallel_refuses_a_bad_split():
     n = len(keras.distribution.list_devices())
     with pytest.raises(ValueError, match="n_model must be a positive divisor"):
         latent_parallel(n_model=n + 1)
-    with pytest.raises(ValueError, match="n_model must be a positive divisor"):
+    with pytest.raises(ValueError, match="n_model must be a positive integer"):
         latent_parallel(n_model=0)
+    with pytest.raises(ValueError, match="n_model must be a positive integer"):
+        latent_parallel(n_model=True)
