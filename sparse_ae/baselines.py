@@ -122,8 +122,12 @@ def build(settings, seed, x_train):
         raise ValueError(f"settings must have exactly the keys {sorted(FULL)}, got {sorted(settings)}")
     cls = SparseAutoencoder if settings["after"] == "relu" else _SigmoidTopK
     keras.utils.set_random_seed(seed)
+    # sparse=False: the dense training step, which calls _activate (the
+    # sparse step of sparse_ae.sparse_ops would skip the sigmoid), for every
+    # configuration alike
     sae = cls(x_train.shape[1], N_LATENTS, activation="topk", k=K,
-              auxk=settings["auxk"], unit_norm=settings["unit_norm"], seed=seed)
+              auxk=settings["auxk"], unit_norm=settings["unit_norm"], seed=seed,
+              sparse=False)
     sae.adapt(x_train)
     if settings["center"] == "zero":
         sae.b_dec.assign(np.zeros(x_train.shape[1], np.float32))
@@ -259,7 +263,8 @@ def load(path=None):
     data = np.load(PUBLISHED if path is None else path)
     config = json.loads(str(data["config"]))
     sae = SparseAutoencoder(config["n_inputs"], config["n_latents"], activation="topk",
-                            k=config["k"], auxk=config["auxk"], seed=config["seed"])
+                            k=config["k"], auxk=config["auxk"], seed=config["seed"],
+                            sparse=False)
     for name in _SAVED:
         getattr(sae, name).assign(data[name].astype(getattr(sae, name).dtype))
     sae.adapted.assign(1)
