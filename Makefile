@@ -60,6 +60,7 @@ ch13-runs: $(STAMP)
 	$(CH13) --l1-target 11 --patience 3 --min-delta 1e-3 --only
 	$(CH13) --patience 3 --min-delta 1e-3 --max-epochs 10
 	$(CH13) --deep --only
+	$(CH13) --patience 3 --min-delta 1e-3 --max-epochs 2 --batch-size 32 --only "chapter 9"
 
 # The full environment first: it also satisfies `book`.
 test: $(STAMP) book models

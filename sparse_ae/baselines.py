@@ -391,6 +391,9 @@ def main(argv=None):
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--min-delta", type=float, default=1e-4)
     parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=1024,
+                        help="of the configurations' runs (recorded as "
+                             "'NAME, batches of N' when not 1024)")
     parser.add_argument("--deep", action="store_true",
                         help="train chapter 9's deep model with each single change")
     parser.add_argument("--publish", action="store_true",
@@ -454,8 +457,10 @@ def main(argv=None):
     for name in names:
         settings = configurations()[name]
         for seed in args.seeds:
-            record = run(settings, seed, x_train, x_valid, **stopping)
-            results["runs"].setdefault(name, {})[str(seed)] = record
+            record = run(settings, seed, x_train, x_valid, batch_size=args.batch_size,
+                         **stopping)
+            key = name if args.batch_size == 1024 else f"{name}, batches of {args.batch_size}"
+            results["runs"].setdefault(key, {})[str(seed)] = record
             print(f"{name}, seed {seed}: fve {record['fve']:.4f}, distinct "
                   f"{record['distinct']:.3f}, dead {record['dead']:.1%}, "
                   f"{record['steps']} steps, {record['seconds']} s", flush=True)
