@@ -100,6 +100,7 @@ screenshots: $(STAMP) book
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
 	$(BIN)/python benchmarks/bench_load.py
+	$(BIN)/python benchmarks/bench_sae.py
 
 # Open the chapters in JupyterLab (installed into $(VENV) on first use; it is
 # not needed to build or test the book).
