@@ -86,7 +86,7 @@ USED = {
     "l1": SEEDS,
     "kl": SEEDS,
     "kl_running": SEEDS,
-    "dense300": (42,),
+    "dense300": SEEDS,
     "topk11": (42,),
     "topk95": SEEDS,
 }
