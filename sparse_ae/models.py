@@ -19,7 +19,11 @@ import keras
 
 from .layers import TopKSparsity
 from .metrics import rounded_accuracy
-from .regularizers import KLDivergenceRegularizer, check_non_negative
+from .regularizers import (
+    KLActivityRegularization,
+    KLDivergenceRegularizer,
+    check_non_negative,
+)
 
 __all__ = [
     "build_stacked_autoencoder",
@@ -117,10 +121,27 @@ def build_sparse_l1_autoencoder(
 
 
 def build_sparse_kl_autoencoder(
-    weight=0.05, target=0.1, codings_size=300
+    weight=0.05, target=0.1, codings_size=300, *, momentum=None
 ):
-    """300 sigmoid codings with the KL sparsity regularizer (chapter 4)."""
+    """300 sigmoid codings with the KL sparsity regularizer (chapter 4).
+
+    As in the book, the penalty is the coding layer's
+    ``activity_regularizer``, :class:`KLDivergenceRegularizer`, which takes
+    each unit's mean activation ``q_j`` over the batch. With ``momentum``
+    (a number in [0, 1)) it is a :class:`KLActivityRegularization` layer
+    after the coding layer instead, whose ``q_j`` is a running average over
+    batches; from the same seed, both start from the same weights.
+    """
     codings_size = _check_codings_size(codings_size)
+    if momentum is not None:
+        layer = KLActivityRegularization(weight, target, momentum)
+        return _build(
+            lambda: [
+                keras.layers.Dense(codings_size, activation="sigmoid"),
+                layer,
+            ],
+            codings_size,
+        )
     regularizer = KLDivergenceRegularizer(weight=weight, target=target)
     return _build(
         lambda: [

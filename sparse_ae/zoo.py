@@ -80,6 +80,11 @@ BOOK_MODELS = {
         {"weight": 0.05, "target": 0.1},
         4,
     ),
+    "kl_running": (
+        models.build_sparse_kl_autoencoder,
+        {"weight": 0.05, "target": 0.1, "momentum": 0.99},
+        4,
+    ),
     "dense300": (models.build_stacked_autoencoder, {"codings_size": 300}, 5),
     "topk11": (models.build_topk_autoencoder, {"k": 11}, 9),
     "topk95": (models.build_topk_autoencoder, {"k": 95}, 9),
@@ -93,7 +98,8 @@ USED = {
     "baseline": SEEDS,
     "l1": SEEDS,
     "kl": SEEDS,
-    "dense300": (42,),
+    "kl_running": SEEDS,
+    "dense300": SEEDS,
     "topk11": (42,),
     "topk95": SEEDS,
 }

@@ -137,3 +137,23 @@ def test_topk_autoencoder():
         build_topk_autoencoder(k=301)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         build_topk_autoencoder(k=0)
+
+
+def test_kl_with_momentum_is_a_layer_with_the_same_initial_weights():
+    """momentum puts a KLActivityRegularization layer after the coding layer
+    instead of the activity_regularizer; from one seed, the same weights."""
+    from sparse_ae.regularizers import KLActivityRegularization
+
+    seed_everything(42)
+    encoder, _, batch = build_sparse_kl_autoencoder()
+    seed_everything(42)
+    running_encoder, _, running = build_sparse_kl_autoencoder(momentum=0.99)
+    coding, layer = running_encoder.layers[-2:]
+    assert isinstance(layer, KLActivityRegularization)
+    assert (layer.weight, layer.target, layer.momentum) == (0.05, 0.1, 0.99)
+    assert coding.activity_regularizer is None
+    assert isinstance(encoder.layers[-1].activity_regularizer, KLDivergenceRegularizer)
+    assert len(batch.get_weights()) == len(running.trainable_weights)
+    running_weights = [keras.ops.convert_to_numpy(w) for w in running.trainable_weights]
+    for a, b in zip(batch.get_weights(), running_weights):
+        np.testing.assert_array_equal(a, b)
