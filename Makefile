@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 # one core each (conftest.py sets one TensorFlow thread).
 JOBS ?= 2
 
-.PHONY: book test unit unit-jax nbval models refresh jax-chapters bench screenshots lab clean
+.PHONY: book test unit unit-jax nbval models checkpoints refresh jax-chapters bench screenshots lab clean
 
 # pip installs without byte-compiling (it compiles file by file on one core,
 # half of its minute); compileall then compiles on every core.
@@ -34,6 +34,12 @@ book: $(STAMP)
 # when already cached); nbval would otherwise train them one by one.
 models: $(STAMP)
 	TF_NUM_INTRAOP_THREADS=1 $(BIN)/python -m sparse_ae.zoo --jobs $(JOBS)
+
+# Retrain the published checkpoints of chapter 12 (the classifier and the
+# SAEs, about an hour of CPU) and rewrite sparse_ae/weights/; commit the
+# result. make test does not run it: the chapters load the committed files.
+checkpoints: $(STAMP)
+	TF_NUM_INTRAOP_THREADS=1 $(BIN)/python -m sparse_ae.checkpoints --jobs $(JOBS)
 
 test: book models
 	$(BIN)/pytest --nbval -n $(JOBS) --dist loadfile --no-loadscope-reorder
