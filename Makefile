@@ -3,13 +3,16 @@
 #   make test   run every test: build the book, train the cached models, then
 #               the unit tests, nbval re-running every chapter and the browser
 #               test (two at a time), then the unit tests again on JAX
-# Both create or reuse the virtual environment $(VENV) and install
-# requirements.txt and the sparse_ae package into it.
+# Both create or reuse the virtual environment $(VENV). `make book` installs
+# only the documentation toolchain (requirements-book.txt: it renders the
+# stored outputs); everything else installs requirements.txt, a superset with
+# the same pins, and the sparse_ae package.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BOOK_STAMP := $(VENV)/.installed-book
 # Two test processes share the machine's cores: the chapters' training uses
 # one core each (conftest.py sets one TensorFlow thread).
 JOBS ?= 2
@@ -17,7 +20,9 @@ JOBS ?= 2
 .PHONY: book test unit unit-jax nbval models checkpoints refresh jax-chapters bench screenshots lab clean
 
 # pip installs without byte-compiling (it compiles file by file on one core,
-# half of its minute); compileall then compiles on every core.
+# half of its minute); compileall then compiles on every core. requirements.txt
+# holds every pin of requirements-book.txt, so the book's toolchain is then
+# installed too.
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet pip==26.3
@@ -25,9 +30,16 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sparse_ae)" > /dev/null
+	touch $(BOOK_STAMP) $@
+
+# The documentation toolchain alone, for `make book`: Python compiles what
+# the build imports as it goes.
+$(BOOK_STAMP): requirements-book.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-compile --disable-pip-version-check -r requirements-book.txt
 	touch $@
 
-book: $(STAMP)
+book: $(BOOK_STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
 # The cached models the chapters load, trained $(JOBS) at a time (skipped
@@ -41,7 +53,8 @@ models: $(STAMP)
 checkpoints: $(STAMP)
 	TF_NUM_INTRAOP_THREADS=1 $(BIN)/python -m sparse_ae.checkpoints --jobs $(JOBS)
 
-test: book models
+# The full environment first: it also satisfies `book`.
+test: $(STAMP) book models
 	$(BIN)/pytest --nbval -n $(JOBS) --dist loadfile --no-loadscope-reorder
 	$(MAKE) unit-jax
 
@@ -54,7 +67,8 @@ unit: $(STAMP)
 unit-jax: $(STAMP)
 	KERAS_BACKEND=jax $(BIN)/pytest tests -n $(JOBS) -p no:cacheprovider \
 	    --ignore=tests/test_browser.py --ignore=tests/test_nbval_tolerance.py \
-	    --ignore=tests/test_nbval_config.py --ignore=tests/test_data.py
+	    --ignore=tests/test_nbval_config.py --ignore=tests/test_data.py \
+	    --ignore=tests/test_requirements.py
 
 nbval: models
 	$(BIN)/pytest --nbval book -n $(JOBS) --dist loadfile --no-loadscope-reorder
@@ -71,7 +85,7 @@ jax-chapters: $(STAMP)
 
 # The browser test, saving full-page screenshots of every page at 1280 and
 # 390 px in _build/screenshots, to look at what readers see.
-screenshots: book
+screenshots: $(STAMP) book
 	SCREENSHOTS=1 $(BIN)/pytest tests/test_browser.py -p no:cacheprovider
 
 bench: $(STAMP)

@@ -36,6 +36,16 @@ if _keras.backend.backend() == "tensorflow":
     # first time it creates it, and warns about retracing when a chapter
     # builds several models.
     _tf.get_logger().setLevel(_logging.ERROR)
+    # TensorFlow looks for GPUs the first time it lists its devices, and on a
+    # machine without CUDA it writes "failed call to cuInit" to stderr. When
+    # Keras was imported before sparse_ae, TF_CPP_MIN_LOG_LEVEL above came too
+    # late for that message; looking for devices here, quietly, keeps it off
+    # stderr whatever the order of the imports. (TensorFlow's own start-up
+    # lines, written while Keras imports it, cannot be taken back: set
+    # TF_CPP_MIN_LOG_LEVEL=3 before Python starts to silence them too.)
+    # Thread settings can still be changed afterwards.
+    with _quiet_stderr():
+        _tf.config.list_physical_devices()
 
 # Register the custom objects (metrics, regularizers, layers, models).
 from . import layers, metrics, regularizers, sae, toy  # noqa: E402,F401

@@ -35,17 +35,17 @@ WIDTH = 76
 
 
 def check(claim, condition, detail=""):
-    """Assert ``condition``; print ``✓ claim``. A failure's message names the claim.
+    """Assert ``condition``; print ``✓ claim``. A failure names the claim.
 
     ``detail`` (e.g. the numbers compared) is shown only if the check fails.
-    The printed claim is wrapped at :data:`WIDTH` columns.
+    The printed claim is wrapped at :data:`WIDTH` columns. The appendix, *How
+    this book checks itself*, shows this source (at most 77 columns).
     """
     if not isinstance(claim, str) or not claim:
         raise ValueError("claim must be a non-empty sentence")
     if not condition:
-        raise AssertionError(
-            f"the text claims: {claim!r}, but it does not hold. {detail}".strip()
-        )
+        message = f"the text claims: {claim!r}, but it does not hold."
+        raise AssertionError(f"{message} {detail}".strip())
     print(textwrap.fill(f"✓ {claim}", width=WIDTH, subsequent_indent="  "))
 
 

@@ -48,6 +48,8 @@ from ._checks import (
     check_positive_number,
     check_seed,
 )
+from . import sparse_ops
+from .activation_files import ActivationDataset, adaptation_sample
 
 __all__ = [
     "ACTIVATIONS",
@@ -56,6 +58,7 @@ __all__ = [
     "BANDWIDTH",
     "DEAD_AFTER",
     "INITIAL_THRESHOLD",
+    "SPARSE_CROSSOVER",
     "THRESHOLD_DECAY",
     "SparseAutoencoder",
     "geometric_median",
@@ -98,6 +101,12 @@ INITIAL_THRESHOLD = 1e-3
 #: TensorFlow's ExponentialMovingAverage with ``num_updates``: early steps,
 #: while the latents still change fast, are forgotten fast.
 THRESHOLD_DECAY = 0.99
+
+#: ``sparse="auto"`` trains a TopK SAE with the sparse step of
+#: :mod:`sparse_ae.sparse_ops` when ``n_latents >= SPARSE_CROSSOVER * k``
+#: (with AuxK, ``* max(k, auxk)``), and with dense products otherwise.
+#: Measured with ``benchmarks/bench_sae.py`` (see the README's "Speed").
+SPARSE_CROSSOVER = 16
 
 # The counter of examples since a latent fired saturates here (int32).
 _COUNTER_MAX = 2**31 - 1
@@ -409,6 +418,30 @@ def _check_arguments(
     }
 
 
+def _check_sparse(sparse, activation, prefixes):
+    """``sparse``: ``"auto"``, True or False; True needs a plain TopK SAE."""
+    if not isinstance(sparse, bool) and not (
+        isinstance(sparse, str) and sparse == "auto"
+    ):
+        raise ValueError(f"sparse must be 'auto', True or False, got {sparse!r}")
+    if sparse is True and (activation != "topk" or prefixes is not None):
+        raise ValueError(
+            "sparse=True needs activation='topk' without prefixes (the sparse "
+            f"step selects k latents per example), got activation={activation!r}"
+            + ("" if prefixes is None else " with prefixes")
+        )
+    return sparse
+
+
+def _resolve_sparse(sparse, n_latents, k, auxk, activation, prefixes):
+    """Whether the model trains with the sparse step (see :data:`SPARSE_CROSSOVER`)."""
+    if sparse != "auto":
+        return sparse
+    if activation != "topk" or prefixes is not None:
+        return False
+    return n_latents >= SPARSE_CROSSOVER * max(k, auxk or 0)
+
+
 # ------------------------------------------------------------------ metrics
 
 
@@ -522,6 +555,13 @@ class SparseAutoencoder(keras.Model):
       free rows, and with unit rows the weights are 1 anyway; the other
       activations have no ℓ1 penalty to weigh. Chapter 11 sets it to ``False``
       with ``unit_norm=False`` to show the loophole;
+    - ``sparse``: with ``"topk"``, train with the sparse step of
+      :mod:`sparse_ae.sparse_ops` (True), which touches only the ``k``
+      selected latents per example after the encoder's product, or with
+      dense products (False). The two give the same results to float32
+      rounding. ``"auto"`` (the default) chooses the sparse step when it is
+      the faster, ``n_latents >= SPARSE_CROSSOVER * max(k, auxk)`` (see
+      :data:`SPARSE_CROSSOVER`); Matryoshka ``prefixes`` always train densely;
     - ``seed``: seed of the initial dictionary (None: Keras's global seed, as
       set by :func:`sparse_ae.reproducibility.seed_everything`).
 
@@ -617,6 +657,7 @@ class SparseAutoencoder(keras.Model):
         dead_after=DEAD_AFTER,
         unit_norm=True,
         norm_weighted_l1=None,
+        sparse="auto",
         seed=None,
         **kwargs,
     ):
@@ -636,9 +677,15 @@ class SparseAutoencoder(keras.Model):
             norm_weighted_l1,
             seed,
         )
+        sparse = _check_sparse(sparse, activation, prefixes)
         super().__init__(**kwargs)
         for name, value in args.items():
             setattr(self, name, value)
+        self.sparse = sparse
+        self.uses_sparse_step = _resolve_sparse(
+            sparse, self.n_latents, self.k, self.auxk, self.activation,
+            self.prefixes,
+        )
 
         dictionary = _random_unit_rows(
             (self.n_latents, self.n_inputs), self.seed
@@ -860,12 +907,30 @@ class SparseAutoencoder(keras.Model):
         BatchTopK, the ``threshold``.
         """
         x = self._as_inputs(inputs)
+        dictionary = self._dictionary()
+        if self.uses_sparse_step:
+            pre_activations, indices, latents, x_hat = (
+                sparse_ops.sparse_topk_forward(
+                    x, self.W_enc, self.b_enc, dictionary, self.b_dec, self.k
+                )
+            )
+            if training:
+                self._count_examples_since_fired(
+                    sparse_ops.fired_latents(indices, latents, self.n_latents),
+                    ops.shape(x)[0],
+                )
+            for term in self.loss_terms(
+                x, pre_activations, None, x_hat, dictionary
+            ).values():
+                self.add_loss(term)
+            return x_hat
         pre_activations = self.pre_activations(x)
         latents, smallest = self._activate(pre_activations, training)
-        dictionary = self._dictionary()
         x_hat = ops.matmul(latents, dictionary) + self.b_dec
         if training:
-            self._count_examples_since_fired(latents)
+            self._count_examples_since_fired(
+                ops.any(latents > 0, axis=0), ops.shape(latents)[0]
+            )
             if smallest is not None:
                 self._update_threshold(smallest)
         for term in self.loss_terms(
@@ -926,10 +991,11 @@ class SparseAutoencoder(keras.Model):
             start = end
         return ops.mean(ops.stack(errors))
 
-    def _count_examples_since_fired(self, latents):
-        fired = ops.any(latents > 0, axis=0)
+    def _count_examples_since_fired(self, fired, n_examples):
+        """Reset the counter of the latents that ``fired`` (booleans), add
+        ``n_examples`` to the others."""
         counts = ops.convert_to_tensor(self.examples_since_fired)
-        n = ops.cast(ops.shape(latents)[0], counts.dtype)
+        n = ops.cast(n_examples, counts.dtype)
         saturated = counts + ops.minimum(n, _COUNTER_MAX - counts)
         self.examples_since_fired.assign(
             ops.where(fired, ops.zeros_like(counts), saturated)
@@ -948,9 +1014,26 @@ class SparseAutoencoder(keras.Model):
     def _auxk_loss(self, x, x_hat, pre_activations, dictionary):
         """AuxK (Gao et al., 2024, section A.2): the dead latents model the residual."""
         dead = ops.cast(self.dead_mask(), pre_activations.dtype)
-        aux_latents = ops.relu(keep_top_k(pre_activations * dead, self.auxk))
         residual = ops.stop_gradient(ops.cast(x, x_hat.dtype) - x_hat)
-        residual_hat = ops.matmul(aux_latents, dictionary)  # no bias
+        if self.uses_sparse_step:
+            # pre_activations carry no gradient here: the selected ones are
+            # computed again from their columns of W_enc.
+            indices = sparse_ops.select_top_k(pre_activations * dead, self.auxk)
+            aux_latents = ops.relu(
+                sparse_ops.encode_selected(
+                    ops.cast(x, x_hat.dtype), self.b_dec, self.W_enc,
+                    self.b_enc, pre_activations, indices,
+                )
+                * ops.take(dead, indices, axis=0)
+            )
+            residual_hat = sparse_ops.decode_selected(
+                indices, aux_latents, dictionary
+            )  # no bias
+        else:
+            aux_latents = ops.relu(
+                keep_top_k(pre_activations * dead, self.auxk)
+            )
+            residual_hat = ops.matmul(aux_latents, dictionary)  # no bias
         any_dead = ops.cast(ops.max(dead) > 0, residual.dtype)
         return (
             self.auxk_coef
@@ -1009,7 +1092,12 @@ class SparseAutoencoder(keras.Model):
 
         Arrays with NaN or infinite values raise ``ValueError`` before any
         weight changes; a model never adapted is adapted on ``x`` first
-        (see :meth:`adapt`).
+        (see :meth:`adapt`). ``x`` may also be a Keras ``PyDataset``, such
+        as an :class:`~sparse_ae.activation_files.ActivationDataset` of
+        activations on disk: a model never adapted is adapted on a sample
+        of it (:func:`~sparse_ae.activation_files.adaptation_sample`), and
+        an ``ActivationDataset`` checks each batch as it reads it and
+        shuffles in its own order (Keras's ``shuffle`` is turned off).
         """
         if validation_data is not None:
             first = (
@@ -1023,10 +1111,21 @@ class SparseAutoencoder(keras.Model):
             x = self._as_checked_array("x", x)
             if not self.is_adapted:
                 self.adapt(x)
+        elif isinstance(x, keras.utils.PyDataset):
+            if isinstance(x, ActivationDataset):
+                if x.n_inputs != self.n_inputs:
+                    raise ValueError(
+                        f"x holds examples of width {x.n_inputs}, but the "
+                        f"SparseAutoencoder has n_inputs={self.n_inputs}"
+                    )
+                kwargs["shuffle"] = False  # the dataset shuffles, from its seed
+            if not self.is_adapted:
+                self.adapt(adaptation_sample(x))
         elif not self.is_adapted:
             raise ValueError(
                 "this SparseAutoencoder was never adapted: call adapt() on a "
-                "sample of the data before fitting it on a dataset"
+                "sample of the data before fitting it on a dataset (a "
+                "keras.utils.PyDataset is sampled by fit itself)"
             )
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
@@ -1056,6 +1155,7 @@ class SparseAutoencoder(keras.Model):
             "norm_weighted_l1": self.norm_weighted_l1
             if self.activation == "relu"
             else None,
+            "sparse": self.sparse,
             "seed": self.seed,
         }
 

@@ -18,13 +18,21 @@ page's problems at once, each naming the block to fix:
   is empty or a file name;
 - printed Python source shown without syntax highlighting;
 - at 390 px, a chapter list the "Toggle primary sidebar" button does not open;
-- at 1280 px, a chapter without its notebook (.ipynb) to download.
+- at 1280 px, a notebook chapter without its notebook (.ipynb) to download;
+- figures whose smallest text is shown under 9 CSS px at 390 px or under
+  11 px at 1280 px (FIGURE_TEXT below says how it is measured);
+- at 390 px, a checked claim ("✓ ...") that runs past the right edge of
+  its block (it would need scrolling sideways); a number broken across two
+  lines ("4.649e-" / "02"); inline code broken inside a name or a number
+  ("kullback_leibler_divergen" / "ce"); a table wider than its block that
+  does not say that it scrolls, or whose first column scrolls out of view.
 
 With SCREENSHOTS=1 (`make screenshots`), full-page screenshots of every page
 are saved as _build/screenshots/<page>-<width>.jpg, to look at what readers
 see; they are off by default, as they took a fifth of this file's time.
 """
 
+import ast
 import functools
 import http.server
 import os
@@ -59,6 +67,34 @@ CHROMIUM_ARGS = [
 VIEWPORTS = {1280: {"width": 1280, "height": 900}, 390: {"width": 390, "height": 844}}
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 BOOK_TITLE = CONFIG["title"]
+
+
+def _plots_constant(name):
+    """A constant of sparse_ae/plots.py, read without importing it (and so
+    TensorFlow, which plots.py's imports load)."""
+    tree = ast.parse((ROOT / "sparse_ae" / "plots.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return ast.literal_eval(value)
+    raise LookupError(f"sparse_ae/plots.py defines no {name}")
+
+
+# FIGURE_TEXT: how tall a figure's smallest text is as the page shows it.
+# Every figure is drawn by sparse_ae/plots.py with no text under MIN_FONT_PT
+# points (tests/test_plots_legible.py checks every function there, and
+# tests/test_chapters.py that every figure of a chapter comes from it).
+# Text of s points in an image saved at d dpi is s / 72 * d px tall in the
+# image; shown w px wide, an image n px wide scales it by w / n. The dpi is
+# the one the PNG records (its pHYs chunk, which matplotlib writes), n is
+# the image's naturalWidth and w its displayed width.
+MIN_FONT_PT = _plots_constant("MIN_FONT_PT")
+MIN_TEXT_PX = _plots_constant("MIN_TEXT_PX")
 
 
 def _missing(what):
@@ -103,13 +139,15 @@ def browser():
 
 
 class PageLog:
-    """What a page did besides rendering: errors, failed and outside requests."""
+    """What a page did besides rendering: errors, failed and outside requests
+    (a request answered with an HTTP error, such as a 404, failed too)."""
 
     def __init__(self, page, base):
         self.errors, self.failed, self.outside = [], [], []
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         page.on("requestfailed", lambda r: self.failed.append(f"{r.url}: {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.url}: HTTP {r.status}"))
         page.on("request", lambda r: r.url.startswith((base, "data:", "blob:")) or self.outside.append(r.url))
 
 
@@ -338,6 +376,193 @@ def phone_sidebar_problem(page, server, path):
     return None
 
 
+# The figures of the main content, as shown.
+FIGURES = """() => [...document.querySelectorAll('.bd-article img')].map(img => {
+    const figure = img.closest('figure');
+    const number = figure && figure.querySelector('.caption-number');
+    return {src: img.getAttribute('src'), url: img.src, natural: img.naturalWidth,
+            shown: img.getBoundingClientRect().width,
+            name: number ? number.textContent.trim() : (figure ? figure.id : '')};
+})"""
+
+
+def png_dpi(data):
+    """The dpi a PNG records in its pHYs chunk, or None."""
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    at = 8
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at:at + 4], "big")
+        kind = data[at + 4:at + 8]
+        if kind == b"pHYs":
+            x = int.from_bytes(data[at + 8:at + 12], "big")
+            unit = data[at + 16]
+            return x * 0.0254 if unit == 1 else None
+        if kind == b"IDAT":
+            return None  # pHYs comes before the image data
+        at += 12 + length
+    return None
+
+
+def figure_text_problems(page, width):
+    """Each figure's smallest text, as shown, is at least MIN_TEXT_PX tall."""
+    problems = []
+    for fig in page.evaluate(FIGURES):
+        if not fig["natural"]:
+            continue  # reported as an image that did not load
+        with urllib.request.urlopen(fig["url"]) as response:
+            dpi = png_dpi(response.read())
+        name = fig["name"] or Path(fig["src"]).name[:12] + "…"
+        if dpi is None:
+            problems.append(f"figure {name}: its PNG records no dpi (pHYs), so its text cannot be measured")
+            continue
+        text_px = MIN_FONT_PT / 72 * dpi * fig["shown"] / fig["natural"]
+        if text_px < MIN_TEXT_PX[width] - 0.05:
+            problems.append(
+                f"figure {name}: its smallest text is {text_px:.1f} CSS px tall, under "
+                f"{MIN_TEXT_PX[width]} (an image {fig['natural']} px wide at {dpi:.0f} dpi, shown "
+                f"{fig['shown']:.0f} px wide; draw it with sparse_ae.plots at the column's width "
+                "and refresh the chapter)")
+    return problems
+
+
+# Checked claims that reach past the right edge of the block that shows
+# them. A claim is a line of printed output starting with "✓" (with the
+# lines check() indented under it); the range from its "✓" to the end of
+# its line must lie inside the visible part of its output block.
+CLAIMS_CUT = """() => {
+    const cut = [];
+    for (const pre of document.querySelectorAll('.bd-article .cell_output pre')) {
+        const nodes = [];
+        const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+        let text = '';
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) { nodes.push([n, text.length]); text += n.data; }
+        const at = (offset) => {
+            for (let i = nodes.length - 1; i >= 0; i--) {
+                if (nodes[i][1] <= offset) return [nodes[i][0], Math.min(offset - nodes[i][1], nodes[i][0].length)];
+            }
+        };
+        const box = pre.getBoundingClientRect();
+        const style = getComputedStyle(pre);
+        // 2 px for rounding: clientWidth is a whole number of px, the text is not.
+        const right = box.left + pre.clientLeft + pre.clientWidth - parseFloat(style.paddingRight) + 2;
+        for (let i = text.indexOf('✓'); i >= 0; i = text.indexOf('✓', i + 1)) {
+            let end = text.indexOf('\\n', i);
+            if (end < 0) end = text.length;
+            const range = document.createRange();
+            range.setStart(...at(i));
+            range.setEnd(...at(end));
+            const reach = Math.max(...[...range.getClientRects()].map(r => r.right));
+            if (reach > right || pre.scrollLeft > 0) {
+                cut.push({claim: text.slice(i, end).slice(0, 60), reach: Math.round(reach - box.left),
+                          width: Math.round(right - box.left)});
+            }
+        }
+    }
+    return cut;
+}"""
+
+# Numbers whose characters are shown on two lines ("4.649e-" and "02"):
+# every number in the main content's text, outside typeset math.
+BROKEN_NUMBERS = """() => {
+    const broken = [];
+    const walker = document.createTreeWalker(document.querySelector('.bd-article'), NodeFilter.SHOW_TEXT, {
+        acceptNode: n => n.parentElement.closest('script, style, mjx-container, .math')
+            ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+    const number = /[-−+]?\\d[\\d,]*(?:\\.\\d+)?(?:[eE][-−+]?\\d+)?%?/g;
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        for (const m of n.data.matchAll(number)) {
+            if (m[0].length < 2) continue;
+            const range = document.createRange();
+            range.setStart(n, m.index);
+            range.setEnd(n, m.index + m[0].length);
+            const tops = [...range.getClientRects()].filter(r => r.width > 0).map(r => r.top);
+            if (tops.length > 1 && Math.max(...tops) - Math.min(...tops) > 2) {
+                broken.push(n.data.slice(Math.max(0, m.index - 20), m.index + m[0].length + 10).trim());
+            }
+        }
+    }
+    return broken;
+}"""
+
+# Tables wider than the block that scrolls them: each must say so in a
+# visible line above it ("Scroll the table sideways ..."), and keep its first
+# column in view when scrolled to its end.
+WIDE_TABLES = """() => {
+    const problems = [];
+    const section = """ + SECTION + """;
+    for (const table of document.querySelectorAll('.bd-article table')) {
+        let box = table.parentElement;
+        while (box && !box.matches('.bd-article')) {
+            const overflow = getComputedStyle(box).overflowX;
+            if (overflow === 'auto' || overflow === 'scroll') break;
+            box = box.parentElement;
+        }
+        if (!box || box.matches('.bd-article') || box.scrollWidth <= box.clientWidth + 1) continue;
+        const head = (table.querySelector('th, td') || table).textContent.trim().slice(0, 30);
+        const where = `table starting ${JSON.stringify(head)} in ${JSON.stringify(section(table))}`;
+        const hint = box.previousElementSibling;
+        const hinted = hint && !hint.hidden && hint.getBoundingClientRect().height > 0
+            && /scroll/i.test(hint.textContent);
+        if (!hinted) problems.push(`${where} scrolls sideways (${box.scrollWidth} px in ${box.clientWidth}) without a visible line above it saying so`);
+        const first = table.querySelector('tr > :first-child');
+        box.scrollLeft = box.scrollWidth;
+        const cell = first.getBoundingClientRect(), edge = box.getBoundingClientRect();
+        if (cell.left < edge.left - 1 || cell.right > edge.right + 1) {
+            problems.push(`${where}: its first column scrolls out of view`);
+        }
+        box.scrollLeft = 0;
+    }
+    return problems;
+}"""
+
+
+# Inline code broken inside an identifier or a number: every line break in
+# a `code.literal` must follow a space or one of "( [ , = /", or a "." that
+# a name follows (keras.|ops, not 1.|7e-05).
+CODE_BROKEN = """() => {
+    const broken = [];
+    const range = document.createRange();
+    for (const code of document.querySelectorAll('.bd-article code.literal')) {
+        if (code.getClientRects().length < 2) continue;
+        const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+        let top = null, before = '', text = '';
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            for (let i = 0; i < n.length; i++) {
+                range.setStart(n, i);
+                range.setEnd(n, i + 1);
+                const rect = range.getClientRects()[0];
+                if (rect && /\\S/.test(n.data[i])) {
+                    const between = /[\\s(\\[,=\\/]/.test(before)
+                        || (before === '.' && /[A-Za-z_]/.test(n.data[i]));
+                    if (top !== null && rect.top - top > 2 && !between) {
+                        broken.push(text + '|' + code.textContent.slice(text.length));
+                    }
+                    top = rect.top;
+                }
+                before = n.data[i];
+                text += n.data[i];
+            }
+        }
+    }
+    return broken;
+}"""
+
+
+def phone_text_problems(page):
+    problems = [
+        f"a checked claim reaches {c['reach']} px into its {c['width']} px block "
+        f"(it needs scrolling sideways): {c['claim']!r}"
+        for c in page.evaluate(CLAIMS_CUT)
+    ]
+    problems += [f"a number broken across two lines: {short(text, 60)!r}"
+                 for text in page.evaluate(BROKEN_NUMBERS)]
+    problems += [f"inline code broken inside a name or a number: {short(text, 70)!r}"
+                 for text in page.evaluate(CODE_BROKEN)]
+    problems += page.evaluate(WIDE_TABLES)
+    return problems
+
+
 @pytest.mark.parametrize("width", list(VIEWPORTS))
 @pytest.mark.parametrize("path", chapter_pages())
 def test_page(browser, server, path, width):
@@ -359,12 +584,13 @@ def test_page(browser, server, path, width):
         problems += [f"image did not load: {src}" for src, complete, w in images if not (complete and w > 0)]
         problems += [f"math left unrendered: {raw!r}" for raw in RAW_MATH.findall(page.evaluate(TEXT_OUTSIDE_CODE))]
         problems += image_problems(page)
+        problems += figure_text_problems(page, width)
         problems += [
             f"printed Python source without syntax highlighting (show it with IPython.display.Code "
             f"or a Markdown code block): first line {short(first)!r}"
             for first in page.evaluate(UNHIGHLIGHTED_SOURCE)
         ]
-        if width == 1280 and path != chapter_pages()[0]:
+        if width == 1280 and (ROOT / path).with_suffix(".ipynb").is_file():
             problems += notebook_download_problems(page, path)
         if page.title().count(BOOK_TITLE) > 1:
             problems.append(f"the browser tab title repeats the book's name: {page.title()!r}")
@@ -379,6 +605,8 @@ def test_page(browser, server, path, width):
         # What a reader can unfold must fit too: open hidden code cells.
         page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
         problems += block_problems(page, width)
+        if width < 992:
+            problems += phone_text_problems(page)
         page_width, window, culprits = page.evaluate(PAGE_WIDTH)
         if page_width > window:
             problems.append(
@@ -435,6 +663,41 @@ def test_primary_sidebar_toggle(browser, server, width):
     assert not log.errors and not log.failed and not log.outside
 
 
+def test_the_chapter_list_shows_the_current_chapter(browser, server):
+    """At 1280x800 the chapter list is taller than the screen. Arriving at
+    the last chapter from the first page (whose list was not scrolled: the
+    theme restores that position on the next page), the current chapter's
+    entry must still be on the screen."""
+    pages = chapter_pages()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    log = PageLog(page, server)
+    try:
+        page.goto(server + pages[0], wait_until="networkidle")
+        page.goto(server + pages[-1], wait_until="load")
+        link = page.locator("nav.bd-docs-nav a.current")  # the current page's entry
+        assert link.count() == 1, "one entry marked as the current page"
+        page.wait_for_function(
+            "(a) => { const r = a.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }",
+            arg=link.first.element_handle(), timeout=3000)
+    finally:
+        page.close()
+    assert not log.errors and not log.failed
+
+
+def test_the_root_page_redirects_without_errors(browser, server):
+    """The build's index.html sends the reader to the first page; browsers
+    also ask for /favicon.ico there, which must exist."""
+    page, log = open_page(browser, server, server)
+    try:
+        page.wait_for_url("**/" + chapter_pages()[0], timeout=5000)
+        page.wait_for_load_state("networkidle")
+    finally:
+        page.close()
+    assert not log.errors and not log.failed and not log.outside, (log.errors, log.failed, log.outside)
+    with urllib.request.urlopen(server + "favicon.ico") as response:
+        assert response.read()[:4] == b"\x00\x00\x01\x00", "favicon.ico is an ICO file"
+
+
 def test_chapters_with_equations_render_them(browser, server):
     page, _ = open_page(browser, server + "book/03_kl_divergence.html", server)
     page.evaluate(MATHJAX_DONE)
@@ -459,6 +722,11 @@ def test_search_finds_the_kl_chapter(browser, server):
     assert any("04_kl_sparse_autoencoder" in href for href in links), links
     raw = [m for text in excerpts for m in RAW_MATH.findall(text)]
     assert not raw, f"search excerpts show raw TeX: {raw}"
+    # Excerpts come from the pages' text, not from the theme's navigation
+    # (the previous/next links, the page's contents list) or from code.
+    navigation = [e for e in excerpts if re.search(r"\bprevious\b.*\bnext\b", e, re.S)
+                  or re.search(r"\bContents\b", e) or "import " in e]
+    assert not navigation, f"search excerpts from the navigation or code: {navigation}"
     assert not log.outside and not log.failed and not log.errors
 
 

@@ -150,3 +150,201 @@ def test_outputs_are_compared_except_in_the_chapters_that_say_why(path):
             f"{path.name}, cell {i}: every cell runs, so every check must pass")
         assert cell["cell_type"] == "code" and cell.get("outputs"), (
             f"{path.name}, cell {i}: tagged, but has no output to ignore")
+
+
+# ---- The reading line (CONTRIBUTING.md): no visible cell only glues.
+#
+# A code cell is visible unless a tag hides its input (HIDDEN_INPUT). It
+# "only glues" when it quotes at least one number for the prose with
+# glue(...) and everything else in it is bookkeeping too, defined with the
+# cell's syntax tree:
+# - a call of glue(...), check(...) or table(...), or display(...) of one
+#   (BOOKKEEPING_CALLS), as a statement of its own;
+# - a for/while/if/with statement whose body (and else) is bookkeeping;
+# - an assignment (or a def) whose names are used, and used only by
+#   bookkeeping: in this cell, only inside bookkeeping statements; in the
+#   chapter's later cells, only inside bookkeeping calls. The largest set of such names is
+#   found by removing, until none is left to remove, every name used
+#   anywhere else: so a value computed for a glue and a table is
+#   bookkeeping, and one that a later cell plots, prints or trains on is
+#   not.
+# A print(...), an import, a plot or any other statement makes a cell
+# something a reader should see. Such a cell gets the tag hide-input (its
+# outputs, the ✓ lines and tables, stay visible), or its bookkeeping moves
+# behind a well-named package helper.
+import ast  # noqa: E402
+
+HIDDEN_INPUT = {"hide-input", "remove-input", "hide-cell", "remove-cell"}
+BOOKKEEPING_CALLS = {"glue", "check", "table"}
+
+
+def _called(node):
+    """The name a call calls: f(...) -> 'f', module.f(...) -> 'f'."""
+    func = node.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+
+
+def _bookkeeping_call(node):
+    if not isinstance(node, ast.Call):
+        return False
+    name = _called(node)
+    if name == "display":
+        return bool(node.args) and all(_bookkeeping_call(a) for a in node.args)
+    return name in BOOKKEEPING_CALLS
+
+
+def _defined(stmt):
+    """The names an assignment or a def binds (a subscript or attribute
+    target, rows[k] = ..., changes the name it starts from)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {stmt.name}
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        targets = [stmt.target]
+    else:
+        return set()
+    names = set()
+    for target in targets:
+        while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)):
+            target = target.value
+        names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def _is_bookkeeping(stmt, names):
+    if isinstance(stmt, ast.Expr):
+        return _bookkeeping_call(stmt.value)
+    if isinstance(stmt, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.FunctionDef,
+                         ast.AsyncFunctionDef)):
+        defined = _defined(stmt)
+        return bool(defined) and defined <= names
+    if isinstance(stmt, (ast.For, ast.While, ast.If, ast.With)):
+        body = stmt.body + getattr(stmt, "orelse", [])
+        return all(_is_bookkeeping(s, names) for s in body)
+    return False
+
+
+def _statements_using(tree):
+    """(name, the innermost statement that loads it) for every load."""
+    found = []
+
+    def visit(node, statement):
+        if isinstance(node, ast.stmt):
+            statement = node
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            found.append((node.id, statement))
+        for child in ast.iter_child_nodes(node):
+            visit(child, statement)
+
+    for stmt in tree.body:
+        visit(stmt, stmt)
+    return found
+
+
+def _loads_outside_bookkeeping_calls(tree):
+    """The names a cell loads outside glue/check/table calls."""
+    outside = set()
+
+    def visit(node):
+        if _bookkeeping_call(node):
+            return
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            outside.add(node.id)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return outside
+
+
+def only_glues(source, later_sources=()):
+    """Whether a code cell's only work is gluing numbers for the prose
+    (the definition is above)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False  # IPython magics: not plain Python, not bookkeeping
+    if not any(isinstance(n, ast.Call) and _called(n) == "glue" for n in ast.walk(tree)):
+        return False
+    used_later = set()
+    for later in later_sources:
+        try:
+            used_later |= _loads_outside_bookkeeping_calls(ast.parse(later))
+        except SyntaxError:
+            continue
+    names = set().union(*(_defined(s) for s in ast.walk(tree) if isinstance(s, ast.stmt)))
+    names -= used_later
+    uses = _statements_using(tree)
+    while True:
+        kept = {n for n in names
+                if any(name == n for name, _ in uses)
+                and all(_is_bookkeeping(stmt, names) for name, stmt in uses if name == n)}
+        if kept == names:
+            break
+        names = kept
+    return all(_is_bookkeeping(stmt, names) for stmt in tree.body)
+
+
+def glue_only_cells(path):
+    """The indices of a chapter's visible code cells that only glue."""
+    chapter = cells(path)
+    sources = ["".join(c["source"]) for c in chapter]
+    return [i for i, cell in enumerate(chapter)
+            if cell["cell_type"] == "code"
+            and not HIDDEN_INPUT & set(cell.get("metadata", {}).get("tags", []))
+            and only_glues(sources[i], [s for c, s in zip(chapter[i + 1:], sources[i + 1:])
+                                         if c["cell_type"] == "code"])]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_visible_cell_only_glues(path):
+    flagged = glue_only_cells(path)
+    assert not flagged, (
+        f"{path.name}: cells {flagged} only glue numbers for the prose (with checks or "
+        "tables at most), yet their code is shown; tag them hide-input (the ✓ lines and "
+        "tables stay visible) or move the bookkeeping behind a package helper "
+        "(CONTRIBUTING.md, 'The reading line')")
+
+
+@pytest.mark.parametrize("source, later, expected", [
+    ('glue("a", x)', [], True),
+    ('glue("a", x)\nglue("b", y)', [], True),
+    ('for k in ks:\n    glue(f"a{k}", x[k])', [], True),
+    ('m = x.mean()\nglue("m", m)\ncheck("m is small", m < 1)', [], True),
+    ('rows = [f(k) for k in ks]\nfor r in rows:\n    glue(r["n"], r["v"])\ntable(rows, ["n"])', [], True),
+    ('rows = [f(k) for k in ks]\nglue("a", rows[0])', ['check("ok", all(rows))'], True),
+    ('x = 1\ndisplay(table([x], ["x"]))\nglue("x", x)', [], True),
+    # Not only gluing:
+    ('check("ok", x > 0)', [], False),  # no glue
+    ('print(x)\nglue("a", x)', [], False),  # the reader sees a printed result
+    ('model = train(X)\nglue("loss", model.loss)', ['plot_curves(model.history)'], False),
+    ('m = x.mean()\nglue("m", m)\nprint(m)', [], False),
+    ('import numpy as np\nglue("a", np.pi)', [], False),
+    ('fig = plot_images(X)\nglue("n", len(X))', [], False),
+    ('%time glue("a", 1)', [], False),
+])
+def test_only_glues_follows_its_definition(source, later, expected):
+    assert only_glues(source, later) is expected
+
+
+# ---- Figures (sparse_ae/plots.py's docstring: drawn for the column and a
+# phone). The browser test measures each image assuming its text is at
+# least sparse_ae.plots.MIN_FONT_PT points; that holds for the figures
+# sparse_ae.plots draws (tests/test_plots_legible.py), so every figure of a
+# chapter must come from there: a plot_* function or plots.figure().
+DRAWS = re.compile(r"\b(?:plot_\w+|figure)\(")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_is_drawn_by_sparse_ae_plots(path):
+    chapter = cells(path)
+    imports_plots = any("sparse_ae.plots" in "".join(c["source"]) for c in chapter
+                        if c["cell_type"] == "code")
+    for i, cell in enumerate(chapter):
+        images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        if images:
+            assert imports_plots and DRAWS.search("".join(cell["source"])), (
+                f"{path.name}, cell {i}: a figure not drawn by sparse_ae.plots (a plot_* "
+                "function or plots.figure()), so nothing checks that its text is legible "
+                "on a phone")

@@ -16,7 +16,7 @@ def test_every_sanitize_rule_parses():
     text = SANITIZE.read_text()
     rules = get_sanitize_patterns(text)
     # A `replace:` without its trailing space is silently not a rule for nbval.
-    assert len(rules) == text.count("\nregex: ") == text.count("\nreplace: ") == 2
+    assert len(rules) == text.count("\nregex: ") == text.count("\nreplace: ") == 3
     for regex, _ in rules:
         re.compile(regex)
 
@@ -26,6 +26,7 @@ def test_every_sanitize_rule_parses():
     [
         ("<object at 0x7f3a2b1c9d00>", "<object at 0xADDRESS>"),
         ("12.3 s of training, 4 s per epoch", "N s of training, N s per epoch"),
+        ("<Figure size 550x360 with 2 Axes>", "<Figure size WxH with 2 Axes>"),
         ("loss=0.3092", "loss=0.3092"),  # numbers that matter are left alone
     ],
 )

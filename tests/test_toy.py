@@ -313,9 +313,11 @@ def test_plot_superposition():
     W[0, :, :2] = np.eye(2)  # instance 0: features 0 and 1 orthogonal
     W[1, 0] = [1.0, -1.0, 0.5]  # instance 1: an antipodal pair
     fig = plot_superposition(W, ["a", "b"])
-    tops, bars = fig.axes[:2], fig.axes[2:4]
-    assert [ax.get_title() for ax in tops] == ["a", "b"]
-    np.testing.assert_allclose(tops[1].images[0].get_array(), W[1].T @ W[1])
+    # one row per instance: W^T W on the left (named by its y label), the
+    # bars of |W_i| on the right
+    grams, bars = fig.axes[0:4:2], fig.axes[1:4:2]
+    assert [ax.get_ylabel() for ax in grams] == ["a", "b"]
+    np.testing.assert_allclose(grams[1].images[0].get_array(), W[1].T @ W[1])
     widths = [p.get_width() for p in bars[1].patches]
     np.testing.assert_allclose(widths, feature_norms(W[1]))
     with pytest.raises(ValueError, match="one title per instance"):

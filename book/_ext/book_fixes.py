@@ -20,17 +20,34 @@
    first page, whose heading is the book's name, was "<book> — <book>". The
    template in templates/layout.html drops the repetition.
 
-4. static/book_fixes.css: long inline code (`code.literal`) may wrap inside a
-   paragraph, so that it does not push a phone's page wider than the screen.
+4. static/book_fixes.js and static/book_fixes.css, on every page: text that
+   reads on a phone. Checked claims ("✓ ...") wrap inside their output
+   block, while printed tables keep their columns; numbers never break
+   after their minus sign; inline code breaks between tokens, never inside
+   an identifier or a number, so that it does not push a phone's page wider
+   than the screen; a table wider than its block scrolls inside it with a
+   visible hint, a shadow and its first column kept in view; and the
+   chapter list shows the current chapter (the files say how).
 
 5. static/search_excerpts.js, on the search page only: the excerpts under each
-   search result show math as readable text ("β = 0.05") instead of the raw
-   TeX the fetched page holds ("\\(\\beta = 0.05\\)").
+   search result come from the page's text, not from its contents list or
+   its previous/next links, and show math as readable text ("β = 0.05")
+   instead of the raw TeX the fetched page holds ("\\(\\beta = 0.05\\)").
+
+6. favicon.ico. Browsers ask for /favicon.ico on pages that name no icon, as
+   the redirecting index.html at the root of the build does; it was a 404.
+   The build writes the book's favicon (html.favicon in _config.yml, a PNG)
+   there as an ICO file, which may hold a PNG as it is.
+
+This module imports Sphinx and the standard library only: `make book` runs
+it in the documentation toolchain's environment (requirements-book.txt),
+without TensorFlow, Keras or sparse_ae.
 
 Sphinx copies static/ and re-renders templates/ only when some page is out of
 date: after editing them alone, rebuild with `jupyter-book build --all .`.
 """
 
+import struct
 from pathlib import Path
 
 from sphinx.errors import ConfigError
@@ -99,11 +116,34 @@ def _search_page_script(app, pagename, templatename, context, doctree):
         app.add_js_file("search_excerpts.js", defer="defer")
 
 
+def ico_from_png(png):
+    """An ICO file holding one PNG image as it is (ICONDIR, one ICONDIRENTRY, the PNG)."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("the favicon must be a PNG file")
+    width, height = struct.unpack(">II", png[16:24])
+    if width > 256 or height > 256:
+        raise ValueError(f"the favicon is {width}x{height} px; an ICO image is at most 256x256")
+    entry = struct.pack("<BBBBHHII", width % 256, height % 256, 0, 0, 1, 32, len(png), 6 + 16)
+    return struct.pack("<HHH", 0, 1, 1) + entry + png
+
+
+def _favicon_ico(app, exception):
+    favicon = app.config.html_favicon
+    if exception or app.builder.format != "html" or not favicon or "://" in favicon:
+        return
+    path = Path(app.srcdir, favicon)
+    if not path.is_file():
+        path = Path(app.outdir, "_static", Path(favicon).name)
+    Path(app.outdir, "favicon.ico").write_bytes(ico_from_png(path.read_bytes()))
+
+
 def setup(app):
     app.add_config_value("repository_buttons", [], "html", types=[list, tuple])
     app.connect("config-inited", _paths)
     app.connect("config-inited", _repository_buttons)
     app.add_css_file("book_fixes.css")
+    app.add_js_file("book_fixes.js", defer="defer")
+    app.connect("build-finished", _favicon_ico)
     app.connect("html-page-context", _search_page_script)
     # Late, after the theme and other extensions have added their scripts.
     app.connect("html-page-context", _dedupe_scripts, priority=900)

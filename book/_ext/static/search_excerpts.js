@@ -1,7 +1,15 @@
-/* book_fixes.py, search page only: show math in search excerpts as text.
+/* book_fixes.py, search page only: search excerpts from the page's text,
+ * with its math shown as text.
  *
- * Sphinx's search page builds the excerpt under each result from the text of
- * the fetched page. There, inline math is still the TeX that MathJax renders
+ * Sphinx's search page shows an excerpt of each result's page around the
+ * first word searched for, taken from the page's [role="main"] element.
+ * In this theme that element also holds the page's header, a print-only
+ * contents list and the previous/next links, so a search for "KL
+ * divergence" showed "previous 1. Data and a baseline next 3. Measuring
+ * sparsity: the KL divergence" as the excerpt of chapter 2. Sphinx now
+ * reads the page's article alone, without its code cells.
+ *
+ * In the fetched page, inline math is still the TeX that MathJax renders
  * in the page itself, so excerpts read "\(\beta = 0.05\)". This wraps
  * Search.htmlToText (searchtools.js, Sphinx 7.4) so that the TeX inside every
  * `.math` element is first turned into plain text: Greek letters and common
@@ -96,6 +104,14 @@
   const htmlToText = Search.htmlToText;
   Search.htmlToText = (htmlString, anchor) => {
     const page = new DOMParser().parseFromString(htmlString, "text/html");
+    // The page's text is its article: the theme's [role="main"] also holds
+    // the page's header, a print-only contents list and the previous/next
+    // links. The code cells and their printed output go too: their words
+    // ("kl", "divergence") would make an excerpt of code.
+    const main = page.querySelector('[role="main"]');
+    const article = page.querySelector(".bd-article");
+    if (main && article && main !== article && main.contains(article)) main.replaceChildren(article);
+    page.querySelectorAll(".cell_input, .cell_output").forEach((el) => el.remove());
     for (const math of page.querySelectorAll(".math")) {
       const walker = page.createTreeWalker(math, NodeFilter.SHOW_TEXT);
       for (let node = walker.nextNode(); node; node = walker.nextNode()) {
