@@ -17,7 +17,7 @@ BOOK_STAMP := $(VENV)/.installed-book
 # one core each (conftest.py sets one TensorFlow thread).
 JOBS ?= 2
 
-.PHONY: book test unit unit-jax nbval models ch13-runs refresh jax-chapters bench screenshots lab clean
+.PHONY: book test unit unit-jax nbval models checkpoints ch13-runs refresh jax-chapters bench screenshots lab clean
 
 # pip installs without byte-compiling (it compiles file by file on one core,
 # half of its minute); compileall then compiles on every core. requirements.txt
@@ -61,6 +61,12 @@ ch13-runs: $(STAMP)
 	$(CH13) --patience 3 --min-delta 1e-3 --max-epochs 10
 	$(CH13) --deep --only
 	$(CH13) --patience 3 --min-delta 1e-3 --max-epochs 2 --batch-size 32 --only "chapter 9"
+
+# Retrain the published checkpoints of chapter 12 (the classifier and the
+# SAEs, about an hour of CPU) and rewrite sparse_ae/weights/; commit the
+# result. make test does not run it: the chapters load the committed files.
+checkpoints: $(STAMP)
+	TF_NUM_INTRAOP_THREADS=1 $(BIN)/python -m sparse_ae.checkpoints --jobs $(JOBS)
 
 # The full environment first: it also satisfies `book`.
 test: $(STAMP) book models

@@ -361,10 +361,14 @@ class ValidationL0(keras.callbacks.Callback):
             logs["val_l0"] = l0(latents)
 
 
-def _train_sae(x_train, x_valid, n_latents, seed, learning_rate, batch_size, settings):
+def _train_sae(
+    x_train, x_valid, n_latents, seed, learning_rate, batch_size, settings
+):
     """How every cached SAE is trained: the lines :func:`sae_recipe` shows."""
     seed_everything(seed)
-    sae = SparseAutoencoder(x_train.shape[1], n_latents, seed=seed, **settings)
+    sae = SparseAutoencoder(
+        x_train.shape[1], n_latents, seed=seed, **settings
+    )
     sae.adapt(x_train)  # b_dec at the mean, and the data's variance
     history = train_sae(
         sae,

@@ -134,3 +134,32 @@ def test_warm_trains_in_this_process_only_before_tensorflow_starts():
     trained under TF_NUM_INTRAOP_THREADS=1; with two threads they differ.)"""
     keras.ops.convert_to_numpy(keras.ops.ones(2) + 1)  # TensorFlow has started
     assert zoo._one_thread_here() is (keras.backend.backend() != "tensorflow")
+
+
+def test_trained_sae_is_cached_and_identical(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARSE_AE_CACHE", str(tmp_path))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2_400, 8)).astype("float32") * np.linspace(0.5, 2, 8)
+    x_train, x_valid = x[:2_000], x[2_000:]
+    sae, record = zoo.trained_sae(x_train, x_valid, 16, activation="topk", k=2,
+                                  batch_size=256, learning_rate=1e-2)
+    assert record["steps"] == 8 * len(record["history"]["val_fve"])
+    assert 1 <= record["best_epoch"] <= len(record["history"]["val_fve"])
+    assert set(record["history"]) >= {"loss", "val_fve", "val_l0", "dead_fraction"}
+    assert record["history"]["val_l0"][-1] <= 2
+    assert sae.is_adapted
+    assert len(list((tmp_path / "models").glob("sae-topk-k2-lr0.01-seed42-*.weights.h5"))) == 1
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained although the SAE is cached")
+
+    monkeypatch.setattr(zoo, "train_sae", no_training)
+    again, record_again = zoo.trained_sae(x_train, x_valid, 16, activation="topk", k=2,
+                                          batch_size=256, learning_rate=1e-2)
+    assert record_again == record
+    for a, b in zip(sae.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # other settings are another model
+    with pytest.raises(AssertionError, match="cached"):
+        zoo.trained_sae(x_train, x_valid, 16, activation="topk", k=3,
+                        batch_size=256, learning_rate=1e-2)
