@@ -1,5 +1,5 @@
 """Metrics: the book's rounded accuracy, a report of how sparse codings are,
-and the standard measures of a sparse autoencoder (SAE) from chapter 12."""
+and the standard measures of a sparse autoencoder (SAE) from chapters 11 and 12."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ def fraction_variance_explained(x, x_hat):
     flattened (so 28x28 images work as they are). Raises ``ValueError`` if
     every example of ``x`` is the same (there is no variance to explain).
 
-    Introduced in chapter 12, *An SAE on a real network*.
+    Introduced in chapter 11, *Recovering the features with an SAE*.
     """
     x, x_hat = _as_pair(x, x_hat)
     total = np.sum(np.square(x - x.mean(axis=0)))
@@ -216,7 +216,7 @@ def normalized_mse(x, x_hat):
     :func:`fraction_variance_explained`; raises ``ValueError`` if every
     example of ``x`` is the same.
 
-    Introduced in chapter 12, *An SAE on a real network*.
+    Introduced in chapter 11, *Recovering the features with an SAE*.
     """
     return 1.0 - fraction_variance_explained(x, x_hat)
 
@@ -227,7 +227,7 @@ def l0(latents):
     Counts entries that are exactly non-zero (no threshold): an SAE's ReLU or
     TopK produces exact zeros. ``latents`` has shape ``(n_examples, n_latents)``.
 
-    Introduced in chapter 12, *An SAE on a real network*.
+    Introduced in chapter 11, *Recovering the features with an SAE*.
     """
     return float(np.count_nonzero(_as_latents(latents), axis=1).mean())
 
