@@ -106,7 +106,7 @@ THRESHOLD_DECAY = 0.99
 #: :mod:`sparse_ae.sparse_ops` when ``n_latents >= SPARSE_CROSSOVER * k``
 #: (with AuxK, ``* max(k, auxk)``), and with dense products otherwise.
 #: Measured with ``benchmarks/bench_sae.py`` (see the README's "Speed"; 2-core
-#: AMD EPYC, 2026-12-08): the sparse step was slower at 4,096 latents and
+#: Intel Xeon, 2026-12-08): the sparse step was slower at 4,096 latents and
 #: k = 32 (n_latents = 128 k: 0.64x the dense step on TensorFlow, 0.93x on
 #: JAX) and at every smaller size, and faster at 16,384 latents (512 k:
 #: 2.83x and 1.79x); the crossover lies between, and 256 k is its middle.
