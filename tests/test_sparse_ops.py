@@ -164,15 +164,23 @@ def test_sparse_step_trains_to_the_same_weights(unit_norm):
     free = {} if unit_norm else {"unit_norm": False, "norm_weighted_l1": False}
     dense, sparse = pair(auxk=AUXK, dead_after=60, **free)
     x = data(160, seed=4)
+    initial = [to_numpy(v).copy() for v in dense.weights]
     histories = {
         m: m.fit(x, epochs=3, batch_size=40, shuffle=False, verbose=0).history for m in (dense, sparse)
     }
     assert max(histories[dense]["auxk_loss"]) > 0, "AuxK must have been active"
     np.testing.assert_allclose(histories[sparse]["loss"], histories[dense]["loss"], rtol=1e-4)
-    for v_dense, v_sparse in zip(dense.weights, sparse.weights):
-        np.testing.assert_allclose(
-            to_numpy(v_sparse), to_numpy(v_dense), rtol=1e-4, atol=1e-5,
-            err_msg=f"{v_dense.path} differs after training",
+    # Twelve Adam steps can amplify float rounding (sums in another order) to
+    # a fraction of a percent of how far a weight moved (0.45% seen in one
+    # make test, depending on what ran before in the process); a wrong or
+    # missing gradient leaves a gap as large as the movement itself. So the
+    # gap is measured against the movement.
+    for v0, v_dense, v_sparse in zip(initial, dense.weights, sparse.weights):
+        moved = float(np.abs(to_numpy(v_dense) - v0).max())
+        gap = float(np.abs(to_numpy(v_sparse) - to_numpy(v_dense)).max())
+        assert gap <= max(0.05 * moved, 1e-5), (
+            f"{v_dense.path} differs after training by {gap:.2e}, against a "
+            f"movement of {moved:.2e}: the sparse step's gradient is not the dense one's"
         )
 
 
